@@ -1,0 +1,394 @@
+"""The command line: parse arguments, call the core, render results, choose exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from mlrun_cli import __version__, console
+from mlrun_cli.errors import MlrunError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class MlrunGroup(click.Group):
+    """Maps errors to exit codes in one place: user errors 2, unexpected errors 3."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MlrunError as exc:
+            for line in str(exc).splitlines()[:1]:
+                console.error(line)
+            rest = str(exc).splitlines()[1:]
+            if rest:
+                sys.stderr.write("\n".join(rest) + "\n")
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            console.error("interrupted")
+            ctx.exit(130)
+        except Exception:
+            path = _crash_log()
+            console.error(f"unexpected error; the traceback is in {path}; please report it")
+            ctx.exit(3)
+
+
+def _crash_log() -> str:
+    import traceback
+
+    from mlrun_cli.paths import tool_path
+
+    text = traceback.format_exc()
+    try:
+        logs = tool_path("logs")
+        logs.mkdir(parents=True, exist_ok=True)
+        path = logs / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        path.write_text(f"mlrun {__version__}\nargv: {sys.argv}\n\n{text}")
+        return str(path)
+    except OSError:
+        sys.stderr.write(text)
+        return "(could not write a log; printed above)"
+
+
+@click.group(cls=MlrunGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlrun")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and results.")
+@click.option("-v", "--verbose", is_flag=True, help="Say more (environment reuse, commands).")
+def cli(quiet: bool, verbose: bool) -> None:
+    """Run MLproject projects fast and record every run exactly."""
+    console.configure(quiet=quiet, verbose=verbose)
+
+
+def tracking_option(f: F) -> F:
+    return click.option(
+        "--tracking-uri",
+        envvar=None,
+        help="Store to record into (default: MLRUN_TRACKING_URI, else ./.mlrun).",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
+
+
+# -- run -------------------------------------------------------------------------------------
+
+
+@cli.command(context_settings={"show_default": True})
+@click.argument("uri", default=".")
+@click.option("-e", "--entry-point", default="main", help="Entry point name, or a .py/.sh file.")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter.")
+@click.option("--experiment-name", help="Experiment to record into (created if missing).")
+@click.option("--experiment-id", help="Experiment id to record into.")
+@click.option("--run-name", help="A name for the run.")
+@click.option(
+    "--env-manager",
+    help="local (the current environment as it is); default: what the project declares.",
+)
+@tracking_option
+@click.option("--dry-run", is_flag=True, help="Print the command; run and record nothing.")
+@json_option
+def run(
+    uri: str,
+    entry_point: str,
+    params: Sequence[str],
+    experiment_name: str | None,
+    experiment_id: str | None,
+    run_name: str | None,
+    env_manager: str | None,
+    tracking_uri: str | None,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Run an entry point of the project at URI and record it.
+
+    The child's exit code is mlrun's exit code.
+    """
+    from mlrun_cli.params import parse_assignments
+    from mlrun_cli.runner import RunRequest, execute_run, plan
+
+    if experiment_name and experiment_id:
+        raise click.UsageError("pass --experiment-name or --experiment-id, not both")
+    req = RunRequest(
+        uri=uri,
+        entry_point=entry_point,
+        params=parse_assignments(params),
+        experiment_name=experiment_name,
+        experiment_id=experiment_id,
+        run_name=run_name,
+        env_manager=env_manager,
+        tracking_uri=tracking_uri,
+        json=as_json,
+    )
+    p = plan(req)
+    if dry_run:
+        if as_json:
+            console.json_out(p.as_dict())
+        else:
+            console.out(p.command)
+        return
+    result = execute_run(req, p)
+    if as_json:
+        console.json_out(
+            {
+                "schema": "mlrun.run/1",
+                "run_id": result.run_id,
+                "experiment_id": result.experiment_id,
+                "status": result.status,
+                "exit_code": result.exit_code,
+                "params": dict(result.params),
+                "metrics": dict(result.metrics),
+                "command": result.command,
+                "env_manager": result.env.manager,
+                "env_key": result.env.key,
+                "tracking_uri": result.tracking_uri,
+                "timings": dict(result.timings),
+            }
+        )
+    else:
+        console.info(f"run {result.run_id} {result.status} (exit code {result.exit_code})")
+    sys.exit(result.exit_code)
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("uri", default=".")
+@json_option
+def validate(uri: str, as_json: bool) -> None:
+    """Check a project and show its entry points, parameters and environment."""
+    from mlrun_cli.project import load_project
+    from mlrun_cli.sources import resolve_source
+
+    project = load_project(resolve_source(uri).dir)
+    env = project.env
+    env_desc = {
+        "kind": env.kind,
+        "path": str(env.path) if env.path else None,
+        "image": env.docker.image if env.docker else None,
+        "implicit": env.implicit,
+    }
+    entry_points: dict[str, dict[str, Any]] = {
+        name: {
+            "command": ep.command,
+            "parameters": {
+                p.name: {"type": p.type, "default": p.default, "required": p.required}
+                for p in ep.parameters.values()
+            },
+        }
+        for name, ep in project.entry_points.items()
+    }
+    if as_json:
+        console.json_out(
+            {
+                "valid": True,
+                "name": project.name,
+                "file": str(project.file) if project.file else None,
+                "environment": env_desc,
+                "entry_points": entry_points,
+            }
+        )
+        return
+    where = project.file or project.dir
+    console.out(f"{where}: valid")
+    console.out(f"name: {project.name or '(none)'}")
+    env_text: str = env.kind if env.kind != "none" else "none (runs in the current environment)"
+    if env.path:
+        env_text += f" {env.path.name}" + (" (found beside the MLproject)" if env.implicit else "")
+    if env.docker:
+        env_text += f" image {env.docker.image}"
+    console.out(f"environment: {env_text}")
+    if not entry_points:
+        console.out("entry points: none declared (run .py or .sh files with -e)")
+    rows = []
+    for name, ep in entry_points.items():
+        params = ep["parameters"]
+        if not params:
+            rows.append((name, "", "", "", ""))
+        for i, (pname, spec) in enumerate(params.items()):
+            default = "" if spec["required"] else str(spec["default"])
+            rows.append(
+                (
+                    name if i == 0 else "",
+                    pname,
+                    spec["type"],
+                    default,
+                    "yes" if spec["required"] else "",
+                )
+            )
+    if rows:
+        console.table(None, ["entry point", "parameter", "type", "default", "required"], rows)
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def runs() -> None:
+    """List and inspect recorded runs."""
+
+
+def _fmt_time(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def _duration(start: int | None, end: int | None) -> str:
+    if start is None or end is None:
+        return ""
+    s = (end - start) / 1000
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def _fmt_value(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def run_to_dict(run: Any) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "name": run.name,
+        "experiment_id": run.experiment_id,
+        "status": run.status,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "exit_code": run.exit_code,
+        "user": run.user,
+        "command": run.command,
+        "lifecycle_stage": run.lifecycle_stage,
+        "artifact_uri": run.artifact_uri,
+        "params": dict(run.params),
+        "metrics": {
+            k: {"value": m.value, "step": m.step, "timestamp": m.timestamp}
+            for k, m in run.metrics.items()
+        },
+        "tags": dict(run.tags),
+    }
+
+
+@runs.command("list")
+@click.option("--experiment-id", "experiment_ids", multiple=True, help="Only these experiments.")
+@click.option("--experiment-name", help="Only this experiment.")
+@click.option("--status", "statuses", multiple=True, help="Only runs with this status.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@tracking_option
+@json_option
+def runs_list(
+    experiment_ids: Sequence[str],
+    experiment_name: str | None,
+    statuses: Sequence[str],
+    limit: int,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """List runs, newest first."""
+    from mlrun_cli.errors import TrackingError
+    from mlrun_cli.tracking.store import STATUSES, open_store, resolve_tracking_uri
+
+    store = open_store(resolve_tracking_uri(tracking_uri))
+    ids = list(experiment_ids)
+    if experiment_name:
+        exp = store.get_experiment_by_name(experiment_name)
+        if exp is None:
+            raise TrackingError(
+                f"no experiment named {experiment_name!r}; see 'mlrun experiments list'"
+            )
+        ids.append(exp.experiment_id)
+    for s in statuses:
+        if s.upper() not in STATUSES:
+            raise click.BadParameter(
+                f"{s!r}; use one of {', '.join(STATUSES)}", param_hint="--status"
+            )
+    found = store.search_runs(ids or None, [s.upper() for s in statuses] or None, limit)
+    if as_json:
+        console.json_out({"schema": "mlrun.runs/1", "runs": [run_to_dict(r) for r in found]})
+        return
+    if not found:
+        console.info(f"no runs in {store.uri}")
+        return
+    metric_keys = sorted({k for r in found for k in r.metrics})[:4]
+    rows = [
+        (
+            r.run_id[:8],
+            r.name,
+            r.status,
+            _fmt_time(r.start_time),
+            _duration(r.start_time, r.end_time),
+            r.tags.get("mlflow.project.entryPoint", ""),
+            *(_fmt_value(r.metrics[k].value) if k in r.metrics else "" for k in metric_keys),
+        )
+        for r in found
+    ]
+    console.table(
+        None, ["run", "name", "status", "started", "duration", "entry", *metric_keys], rows
+    )
+
+
+@runs.command("show")
+@click.argument("run_id")
+@tracking_option
+@json_option
+def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Show one run: params, metrics, tags, artifacts, command."""
+    from mlrun_cli.tracking.store import open_store, resolve_tracking_uri
+
+    store = open_store(resolve_tracking_uri(tracking_uri))
+    run = store.get_run(run_id)
+    artifacts = _list_artifacts(store.artifact_dir(run.run_id))
+    if as_json:
+        data = run_to_dict(run)
+        data["artifacts"] = artifacts
+        data["schema"] = "mlrun.run-detail/1"
+        console.json_out(data)
+        return
+    console.out(f"run {run.run_id}  {run.name}")
+    fields = [
+        ("status", run.status),
+        ("exit code", "" if run.exit_code is None else str(run.exit_code)),
+        ("experiment", run.experiment_id),
+        ("started", _fmt_time(run.start_time)),
+        ("duration", _duration(run.start_time, run.end_time)),
+        ("user", run.user or ""),
+        ("command", run.command or ""),
+        ("artifacts", run.artifact_uri or ""),
+    ]
+    console.table(None, ["field", "value"], fields, show_header=False)
+    if run.params:
+        console.table("params", ["name", "value"], sorted(run.params.items()))
+    if run.metrics:
+        console.table(
+            "metrics",
+            ["name", "value", "step"],
+            [(k, _fmt_value(m.value), m.step) for k, m in sorted(run.metrics.items())],
+        )
+    if run.tags:
+        console.table("tags", ["name", "value"], sorted(run.tags.items()))
+    if artifacts:
+        console.table("artifacts", ["path", "size"], [(a["path"], a["size"]) for a in artifacts])
+
+
+def _list_artifacts(root: Any) -> list[dict[str, Any]]:
+    from pathlib import Path
+
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = Path(dirpath) / name
+            found.append({"path": str(full.relative_to(root)), "size": full.stat().st_size})
+    return sorted(found, key=lambda a: str(a["path"]))
+
+
+def main() -> None:
+    cli(prog_name="mlrun")

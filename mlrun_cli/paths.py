@@ -1,0 +1,36 @@
+"""Every path the tool writes to outside a tracking store is resolved here.
+
+Tests point these at a temporary directory through the environment variables below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+PathKind = Literal["cache", "envs", "git", "logs", "validated", "checkouts"]
+
+
+def tool_path(kind: PathKind) -> Path:
+    """Return the directory for `kind`, without creating it.
+
+    - cache: ``MLRUN_CACHE_DIR``, else ``$XDG_CACHE_HOME/mlrun``, else ``~/.cache/mlrun``
+    - envs: ``MLRUN_ENV_ROOT``, else ``<cache>/envs``
+    - git, logs, validated, checkouts: below the cache
+    """
+    if kind == "envs" and os.environ.get("MLRUN_ENV_ROOT"):
+        return Path(os.environ["MLRUN_ENV_ROOT"]).expanduser().absolute()
+    explicit = os.environ.get("MLRUN_CACHE_DIR")
+    if explicit:
+        root = Path(explicit).expanduser().absolute()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+        root = base.absolute() / "mlrun"
+    return root if kind == "cache" else root / kind
+
+
+def default_store_dir() -> Path:
+    """The embedded store of the current directory: ``./.mlrun``."""
+    return Path.cwd() / ".mlrun"

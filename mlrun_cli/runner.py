@@ -1,0 +1,283 @@
+"""One run, start to finish: source, project, params, env, tracking, execute, finish."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli import console
+from mlrun_cli.envs import Environment, default_manager, get_manager
+from mlrun_cli.errors import MlrunError, ProjectError
+from mlrun_cli.params import ResolvedParams, render_command, resolve
+from mlrun_cli.project import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
+from mlrun_cli.sources import Source, resolve_source
+from mlrun_cli.tracking.store import (
+    DEFAULT_EXPERIMENT_ID,
+    FAILED,
+    FINISHED,
+    KILLED,
+    NewRun,
+    Store,
+    open_store,
+    resolve_tracking_uri,
+)
+
+OUTPUT_LOG = "mlrun-output.log"
+EVENTS_FILE = "events.jsonl"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    uri: str
+    entry_point: str = DEFAULT_ENTRY_POINT
+    params: Mapping[str, str] = field(default_factory=dict)
+    experiment_name: str | None = None
+    experiment_id: str | None = None
+    run_name: str | None = None
+    env_manager: str | None = None
+    tracking_uri: str | None = None
+    json: bool = False
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything resolved before anything runs (what --dry-run prints)."""
+
+    source: Source
+    project: Project
+    entry: EntryPoint
+    params: ResolvedParams
+    command: str
+    env_manager: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project_dir": str(self.project.dir),
+            "entry_point": self.entry.name,
+            "params": self.params.all,
+            "command": self.command,
+            "env_manager": self.env_manager,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    experiment_id: str
+    status: str
+    exit_code: int
+    command: str
+    params: Mapping[str, str]
+    metrics: Mapping[str, float]
+    env: Environment
+    tracking_uri: str
+    timings: Mapping[str, float]
+
+
+def plan(req: RunRequest) -> Plan:
+    """Resolve source, project, entry point, parameters, command and env manager."""
+    source = resolve_source(req.uri)
+    project = load_project(source.dir)
+    entry = project.entry_point(req.entry_point)
+    params = resolve(entry, req.params, project_dir=project.dir)
+    command = render_command(entry, params)
+    manager = req.env_manager or default_manager(project)
+    if project.env.kind == "docker_env" and req.env_manager is None:
+        raise ProjectError(
+            f"{project.file}: docker_env projects are not run in docker by mlrun; pass "
+            "--env-manager local to run the command in the current environment"
+        )
+    get_manager(manager)  # an unknown name fails here, before anything is recorded
+    return Plan(source, project, entry, params, command, manager)
+
+
+def _experiment_id(store: Store, req: RunRequest) -> str:
+    if req.experiment_id is not None:
+        return store.get_experiment(req.experiment_id).experiment_id
+    name = req.experiment_name or os.environ.get("MLRUN_EXPERIMENT_NAME")
+    if name:
+        found = store.get_experiment_by_name(name)
+        return (found or store.create_experiment(name)).experiment_id
+    env_id = os.environ.get("MLRUN_EXPERIMENT_ID")
+    if env_id:
+        return store.get_experiment(env_id).experiment_id
+    return DEFAULT_EXPERIMENT_ID
+
+
+def _user() -> str:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        return os.environ.get("USER") or "unknown"
+
+
+def _tags(p: Plan, manager: str, user: str, run_name: str) -> dict[str, str]:
+    tags = {
+        "mlflow.source.name": str(p.source.dir) if "://" not in p.source.uri else p.source.uri,
+        "mlflow.source.type": "PROJECT",
+        "mlflow.project.entryPoint": p.entry.name,
+        "mlflow.project.env": manager,
+        "mlflow.project.backend": "local",
+        "mlflow.user": user,
+        "mlflow.runName": run_name,
+    }
+    if p.source.git is not None:
+        tags["mlflow.source.git.commit"] = p.source.git.commit
+    return tags
+
+
+def _env_tags(env: Environment) -> dict[str, str]:
+    tags = {}
+    if env.key:
+        tags["mlrun.env.key"] = env.key
+    if env.python_version:
+        tags["mlrun.env.python"] = env.python_version
+    return tags
+
+
+def child_environment(
+    base: Mapping[str, str],
+    *,
+    run_id: str,
+    experiment_id: str,
+    tracking_uri: str,
+    run_dir: Path,
+    artifact_dir: Path,
+    env: Environment,
+) -> dict[str, str]:
+    """The child's environment: ours, the env's PATH, and the tracking context."""
+    from mlrun_cli.helper import helper_path
+
+    child = dict(base)
+    if env.bin_dir is not None:
+        child["PATH"] = f"{env.bin_dir}{os.pathsep}{child.get('PATH', '')}"
+        child["VIRTUAL_ENV"] = str(env.bin_dir.parent)
+        child.pop("PYTHONHOME", None)
+    child.update(env.extra_env)
+    pythonpath = [p for p in child.get("PYTHONPATH", "").split(os.pathsep) if p]
+    child["PYTHONPATH"] = os.pathsep.join([*pythonpath, str(helper_path())])
+    # Output is streamed through pipes; unbuffered Python keeps it live, as on a terminal.
+    child.setdefault("PYTHONUNBUFFERED", "1")
+    child.update(
+        {
+            "MLRUN_RUN_ID": run_id,
+            "MLRUN_EXPERIMENT_ID": experiment_id,
+            "MLRUN_TRACKING_URI": tracking_uri,
+            "MLRUN_EVENTS_FILE": str(run_dir / EVENTS_FILE),
+            "MLRUN_ARTIFACT_DIR": str(artifact_dir),
+        }
+    )
+    return child
+
+
+def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
+    """Run `req` and record it. Returns when the child has ended and the run is recorded."""
+    from mlrun_cli.backends.local import SignalRelay, execute
+    from mlrun_cli.tracking.events import EventReader, ingest
+
+    t0 = time.monotonic()
+    # Signals are caught from the start: a Ctrl-C while the env builds or the run is being
+    # created must still end in a recorded, non-RUNNING run.
+    relay = SignalRelay()
+    relay.install()
+    try:
+        p = p or plan(req)
+        uri = resolve_tracking_uri(req.tracking_uri)
+        store = open_store(uri)
+        experiment_id = _experiment_id(store, req)
+        user = _user()
+        run_id = uuid.uuid4().hex
+        run_name = req.run_name or f"{p.entry.name}-{run_id[:8]}"
+        store.create_run(
+            NewRun(
+                run_id=run_id,
+                experiment_id=experiment_id,
+                name=run_name,
+                user=user,
+                command=p.command,
+                params=p.params.all,
+                tags=_tags(p, p.env_manager, user, run_name),
+                start_time=int(time.time() * 1000),
+                pid=os.getpid(),
+                host=socket.gethostname(),
+            )
+        )
+        status, exit_code = FAILED, 1
+        try:
+            t_env = time.monotonic()
+            env = get_manager(p.env_manager).prepare(p.project)
+            t_env = time.monotonic() - t_env
+            if env_tags := _env_tags(env):
+                store.log_batch(run_id, tags=env_tags)
+            if relay.received is not None:
+                status, exit_code = KILLED, 128 + relay.received
+                raise Interrupted(relay.received)
+            run_dir = store.run_dir(run_id)
+            artifacts = store.artifact_dir(run_id)
+            events = EventReader(run_dir / EVENTS_FILE, p.project.dir)
+
+            def drain() -> None:
+                batch = events.read()
+                if batch:
+                    ingest(batch, run_id, store.log_batch, artifacts, console.warn)
+
+            child_env = child_environment(
+                os.environ,
+                run_id=run_id,
+                experiment_id=experiment_id,
+                tracking_uri=str(store.uri),
+                run_dir=run_dir,
+                artifact_dir=artifacts,
+                env=env,
+            )
+            console.detail(f"run {run_id}: {p.command}")
+            outcome = execute(
+                p.command,
+                cwd=p.project.dir,
+                env=child_env,
+                log_path=artifacts / OUTPUT_LOG,
+                relay=relay,
+                on_tick=drain,
+                stdout=sys.stderr.buffer if req.json else None,
+            )
+            drain()
+            exit_code = outcome.exit_code
+            if outcome.signal is not None or outcome.child_signal is not None:
+                status = KILLED
+            else:
+                status = FINISHED if exit_code == 0 else FAILED
+        finally:
+            # Whatever happened above, the run does not stay RUNNING.
+            store.set_terminated(run_id, status, int(time.time() * 1000), exit_code)
+        run = store.get_run(run_id)
+        return RunResult(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            status=status,
+            exit_code=exit_code,
+            command=p.command,
+            params=dict(run.params),
+            metrics={k: m.value for k, m in run.metrics.items()},
+            env=env,
+            tracking_uri=str(store.uri),
+            timings={"env_s": round(t_env, 3), "total_s": round(time.monotonic() - t0, 3)},
+        )
+    finally:
+        relay.restore()
+
+
+class Interrupted(MlrunError):
+    """mlrun was interrupted before a child started; exit 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__("interrupted before the run started; nothing was run")
+        self.exit_code = 128 + signum

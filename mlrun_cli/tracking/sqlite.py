@@ -1,0 +1,439 @@
+"""The embedded store: one SQLite database and a folder per run, in ``./.mlrun``.
+
+Many `mlrun` processes may write at once (a sweep, a CI matrix, a child logging through the
+runner), so the database runs in WAL mode with a long busy timeout, every write is one short
+``BEGIN IMMEDIATE`` transaction, and the schema is created under the same lock, checked again
+after taking it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from mlrun_cli.errors import TrackingError
+from mlrun_cli.tracking.store import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    Experiment,
+    Metric,
+    NewRun,
+    Run,
+)
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    experiment_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+    creation_time INTEGER,
+    last_update_time INTEGER
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time INTEGER,
+    end_time INTEGER,
+    exit_code INTEGER,
+    user TEXT,
+    command TEXT,
+    lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+    pid INTEGER,
+    host TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment_id, start_time DESC);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (start_time DESC);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+CREATE TABLE IF NOT EXISTS params (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL,
+    value REAL,  -- NULL stands for NaN, which SQLite cannot store
+    step INTEGER NOT NULL DEFAULT 0, timestamp INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metrics_by_run_key ON metrics (run_id, key, step);
+CREATE TABLE IF NOT EXISTS latest_metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL,
+    step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS latest_metrics_by_key ON latest_metrics (key, value);
+"""
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ParamConflict(TrackingError):
+    """A param logged again with a different value (MLflow refuses this too)."""
+
+
+class SqliteStore:
+    """The embedded store. Safe for many concurrent processes."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.uri = str(root)
+        self.db_path = root / "mlrun.db"
+        self._conn: sqlite3.Connection | None = None
+
+    # -- connection and schema ---------------------------------------------------------------
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = self._connect()
+        return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            _write_gitignore(self.root)
+            conn = sqlite3.connect(
+                self.db_path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise TrackingError(
+                f"cannot open the store at {self.root}: {exc}; check the path and permissions"
+            ) from None
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            self._create_schema(conn)
+        return conn
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        # journal_mode is a property of the file; switching it needs no transaction, and a
+        # concurrent switch by another process is harmless (both ask for WAL).
+        for _ in range(50):
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError:
+                time.sleep(0.05)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Checked again under the lock: another process may have created it meanwhile.
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise TrackingError(
+                    f"the store at {self.root} was written by a newer mlrun (schema {version}); "
+                    "upgrade mlrun-cli"
+                )
+            if version < SCHEMA_VERSION:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(
+                    "INSERT OR IGNORE INTO experiments VALUES (?, ?, 'active', ?, ?)",
+                    (int(DEFAULT_EXPERIMENT_ID), DEFAULT_EXPERIMENT_NAME, _now_ms(), _now_ms()),
+                )
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- experiments -------------------------------------------------------------------------
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        row = None
+        if str(experiment_id).isdigit():
+            row = self.conn.execute(
+                "SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
+                "WHERE experiment_id = ?",
+                (int(experiment_id),),
+            ).fetchone()
+        if row is None:
+            raise TrackingError(
+                f"no experiment with id {experiment_id!r} in {self.root}; "
+                "see 'mlrun experiments list'"
+            )
+        return Experiment(str(row[0]), row[1], row[2], row[3])
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        row = self.conn.execute(
+            "SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
+            "WHERE name = ?",
+            (name,),
+        ).fetchone()
+        return Experiment(str(row[0]), row[1], row[2], row[3]) if row else None
+
+    def create_experiment(self, name: str) -> Experiment:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO experiments (name, creation_time, last_update_time) "
+                "VALUES (?, ?, ?)",
+                (name, _now_ms(), _now_ms()),
+            )
+        exp = self.get_experiment_by_name(name)
+        assert exp is not None
+        return exp
+
+    def list_experiments(self) -> list[Experiment]:
+        rows = self.conn.execute(
+            "SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments "
+            "ORDER BY experiment_id"
+        ).fetchall()
+        return [Experiment(str(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def create_run(self, new: NewRun) -> Run:
+        run_id = new.run_id
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user, "
+                "command, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    int(new.experiment_id),
+                    new.name,
+                    new.status,
+                    new.start_time,
+                    new.user,
+                    new.command,
+                    new.pid,
+                    new.host,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO params VALUES (?, ?, ?)",
+                [(run_id, k, str(v)) for k, v in new.params.items()],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
+                [(run_id, k, str(v)) for k, v in new.tags.items()],
+            )
+        self.artifact_dir(run_id).mkdir(parents=True, exist_ok=True)
+        return self.get_run(run_id)
+
+    def log_batch(
+        self,
+        run_id: str,
+        params: Mapping[str, str] | None = None,
+        metrics: Sequence[Metric] = (),
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Record params, metrics and tags in one transaction.
+
+        A param already logged with another value raises `ParamConflict` and nothing is written.
+        """
+        with self._write() as conn:
+            for key, value in (params or {}).items():
+                row = conn.execute(
+                    "SELECT value FROM params WHERE run_id = ? AND key = ?", (run_id, key)
+                ).fetchone()
+                if row is None:
+                    conn.execute("INSERT INTO params VALUES (?, ?, ?)", (run_id, key, str(value)))
+                elif row[0] != str(value):
+                    raise ParamConflict(
+                        f"param {key!r} of run {run_id} was already logged as {row[0]!r}; "
+                        f"cannot change it to {str(value)!r}"
+                    )
+            if tags:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
+                    [(run_id, k, str(v)) for k, v in tags.items()],
+                )
+            if metrics:
+                rows = [
+                    (
+                        run_id,
+                        m.key,
+                        None if math.isnan(m.value) else m.value,
+                        m.step,
+                        m.timestamp or _now_ms(),
+                    )
+                    for m in metrics
+                ]
+                conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+                # MLflow's "latest": the highest step, then the newest timestamp.
+                conn.executemany(
+                    "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
+                    "step = excluded.step, timestamp = excluded.timestamp "
+                    "WHERE excluded.step > latest_metrics.step OR (excluded.step = "
+                    "latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
+                    rows,
+                )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
+
+    def set_status(self, run_id: str, status: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET status = ? WHERE run_id = ?", (status, run_id))
+
+    def set_terminated(
+        self, run_id: str, status: str, end_time: int, exit_code: int | None
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, end_time = ?, exit_code = ? WHERE run_id = ?",
+                (status, end_time, exit_code, run_id),
+            )
+
+    def set_lifecycle(self, run_id: str, stage: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET lifecycle_stage = ? WHERE run_id = ?", (stage, run_id))
+
+    def resolve_run_id(self, run_id: str) -> str:
+        """The full id of the run `run_id` names: the id itself or a unique prefix of it."""
+        if not run_id or not all(c in "0123456789abcdef" for c in run_id.lower()):
+            raise TrackingError(f"{run_id!r} is not a run id; see 'mlrun runs list'")
+        rows = self.conn.execute(
+            "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? LIMIT 2",
+            (run_id.lower(), run_id.lower() + "g"),
+        ).fetchall()
+        if not rows:
+            raise TrackingError(f"no run {run_id!r} in {self.root}; see 'mlrun runs list'")
+        if len(rows) > 1:
+            raise TrackingError(
+                f"run id prefix {run_id!r} is ambiguous in {self.root}; give more characters"
+            )
+        return str(rows[0][0])
+
+    def get_run(self, run_id: str) -> Run:
+        full = self.resolve_run_id(run_id)
+        runs = self._load_runs([full])
+        return runs[0]
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+        limit: int = 100,
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        where: list[str] = []
+        args: list[object] = []
+        if experiment_ids:
+            where.append(f"experiment_id IN ({','.join('?' * len(experiment_ids))})")
+            args += [int(e) for e in experiment_ids]
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args += list(statuses)
+        if not include_deleted:
+            where.append("lifecycle_stage = 'active'")
+        sql = "SELECT run_id FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY start_time DESC, run_id LIMIT ?"
+        ids = [r[0] for r in self.conn.execute(sql, [*args, limit]).fetchall()]
+        return self._load_runs(ids)
+
+    def _load_runs(self, ids: Sequence[str]) -> list[Run]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        conn = self.conn
+        params: dict[str, dict[str, str]] = {i: {} for i in ids}
+        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
+        metrics: dict[str, dict[str, Metric]] = {i: {} for i in ids}
+        for rid, k, v in conn.execute(
+            f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", ids
+        ):
+            params[rid][k] = v
+        for rid, k, v in conn.execute(
+            f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", ids
+        ):
+            tags[rid][k] = v
+        for rid, k, v, step, ts in conn.execute(
+            f"SELECT run_id, key, value, step, timestamp FROM latest_metrics "
+            f"WHERE run_id IN ({marks})",
+            ids,
+        ):
+            metrics[rid][k] = Metric(k, math.nan if v is None else v, step, ts)
+        rows = {
+            r[0]: r
+            for r in conn.execute(
+                "SELECT run_id, experiment_id, name, status, start_time, end_time, exit_code, "
+                f"user, command, lifecycle_stage FROM runs WHERE run_id IN ({marks})",
+                ids,
+            )
+        }
+        result = []
+        for rid in ids:
+            r = rows[rid]
+            result.append(
+                Run(
+                    run_id=rid,
+                    experiment_id=str(r[1]),
+                    name=r[2],
+                    status=r[3],
+                    start_time=r[4],
+                    end_time=r[5],
+                    exit_code=r[6],
+                    user=r[7],
+                    command=r[8],
+                    lifecycle_stage=r[9],
+                    artifact_uri=str(self.artifact_dir(rid)),
+                    params=params[rid],
+                    tags=tags[rid],
+                    metrics=metrics[rid],
+                )
+            )
+        return result
+
+    def run_owner(self, run_id: str) -> tuple[int | None, str | None]:
+        row = self.conn.execute("SELECT pid, host FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        rows = self.conn.execute(
+            "SELECT value, step, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+            "ORDER BY step, timestamp, rowid",
+            (run_id, key),
+        ).fetchall()
+        return [Metric(key, math.nan if v is None else v, s, t) for v, s, t in rows]
+
+    # -- files -------------------------------------------------------------------------------
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def artifact_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "artifacts"
+
+
+def _write_gitignore(root: Path) -> None:
+    target = root / ".gitignore"
+    if target.exists():
+        return
+    tmp = root / f".gitignore.{os.getpid()}.tmp"
+    tmp.write_text("# created by mlrun: the run store is never committed\n*\n")
+    os.replace(tmp, target)
