@@ -98,7 +98,10 @@ def rich_console() -> Console:
 def table(
     title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], **kwargs: Any
 ) -> None:
-    """Render rows as a table on stdout."""
+    """Render rows as a table on stdout: rich on a terminal, plain aligned text otherwise."""
+    if not _is_terminal(sys.stdout):
+        _plain_table(title, columns, rows, show_header=kwargs.get("show_header", True))
+        return
     from rich import box
     from rich.table import Table
 
@@ -108,6 +111,25 @@ def table(
     for row in rows:
         t.add_row(*("" if v is None else str(v) for v in row))
     rich_console().print(t)
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    return bool(os.environ.get("FORCE_COLOR")) or stream.isatty()
+
+
+def _plain_table(
+    title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]], show_header: bool
+) -> None:
+    """Space-aligned columns, one row a line, no box drawing: stable for scripts and diffs."""
+    cells = [["" if v is None else str(v).replace("\n", " ") for v in row] for row in rows]
+    table = [list(columns), *cells] if show_header else cells
+    widths = [max((len(r[i]) for r in table if i < len(r)), default=0) for i in range(len(columns))]
+    lines = []
+    if title:
+        lines.append(f"{title}:")
+    for row in table:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)).rstrip())
+    out("\n".join(lines))
 
 
 def render(obj: Any) -> None:

@@ -96,7 +96,7 @@ def find_project_file(directory: Path) -> Path | None:
 
 def load_project(directory: Path | str) -> Project:
     """Load and validate the project in `directory` (one call: parse, schema, value objects)."""
-    from mlrun_cli.validation import read_yaml, validate
+    from mlrun_cli.validation import load_validated
 
     root = Path(directory).absolute()
     if not root.is_dir():
@@ -105,10 +105,9 @@ def load_project(directory: Path | str) -> Project:
     file = find_project_file(root)
     if file is None:
         return Project(root, None, None, _conventional_env(root), {})
-    doc = read_yaml(file, ProjectError, "")
+    doc = load_validated("mlproject", file, ProjectError)
     if doc is None:
         doc = {}
-    validate("mlproject", doc, file, ProjectError)
     env = _env_spec(doc, root, file)
     entry_points = {
         name: EntryPoint(

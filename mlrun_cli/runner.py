@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,7 +193,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         store = open_store(uri)
         experiment_id = _experiment_id(store, req)
         user = _user()
-        run_id = uuid.uuid4().hex
+        run_id = os.urandom(16).hex()
         run_name = req.run_name or f"{p.entry.name}-{run_id[:8]}"
         store.create_run(
             NewRun(
@@ -208,7 +206,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 tags=_tags(p, p.env_manager, user, run_name),
                 start_time=int(time.time() * 1000),
                 pid=os.getpid(),
-                host=socket.gethostname(),
+                host=os.uname().nodename,
             )
         )
         status, exit_code = FAILED, 1

@@ -1,11 +1,13 @@
 """Load YAML and validate it against the shipped JSON Schemas, in one call.
 
-jsonschema costs ~50 ms to import, so a document that validated once is remembered by the
-sha256 of (schema, document): a warm run never imports it.
+jsonschema costs ~50 ms to import and PyYAML ~10 ms, so a file that validated once is
+remembered by the sha256 of (schema, file bytes) together with its parsed content: a warm
+run reads a small JSON file and imports neither.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -60,6 +62,41 @@ def read_yaml(path: Path, error: type[MlrunError], what: str) -> Any:
         raise error(f"{path}:{where}: YAML syntax error: {problem}; fix the YAML") from None
 
 
+def load_validated(name: str, path: Path, error: type[MlrunError], what: str = "") -> Any:
+    """Parse the YAML file `path` and validate it against schema `name`; return the document.
+
+    Errors are `error`s naming the file, the key path and the line.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: no such file; {what}".rstrip("; ")) from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    digest = hashlib.sha256(_schema_text(name).encode() + b"\0" + raw).hexdigest()
+    memo = tool_path("validated") / name / f"{digest[:40]}.json"
+    try:
+        return json.loads(memo.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    doc = read_yaml(path, error, what)
+    validate(name, doc, path, error, remember=False)
+    try:
+        encoded = json.dumps(doc)
+        if json.loads(encoded) == doc:  # only documents JSON keeps exactly (no dates, int keys)
+            _write_atomic(memo, encoded)
+    except (TypeError, ValueError, OSError):
+        pass  # the memo is an optimisation; a read-only cache must not fail the run
+    return doc
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _cache_marker(name: str, doc: Any) -> Path | None:
     try:
         payload = json.dumps(doc, sort_keys=True, default=repr)
@@ -69,12 +106,14 @@ def _cache_marker(name: str, doc: Any) -> Path | None:
     return tool_path("validated") / name / digest[:40]
 
 
-def validate(name: str, doc: Any, path: Path, error: type[MlrunError]) -> None:
+def validate(
+    name: str, doc: Any, path: Path, error: type[MlrunError], *, remember: bool = True
+) -> None:
     """Validate `doc` (loaded from `path`) against schema `name`; raise `error` on the first problem.
 
     The message names the file, the key path, the YAML line, and the schema's complaint.
     """
-    marker = _cache_marker(name, doc)
+    marker = _cache_marker(name, doc) if remember else None
     if marker is not None and marker.exists():
         return
     import jsonschema
@@ -88,13 +127,9 @@ def validate(name: str, doc: Any, path: Path, error: type[MlrunError]) -> None:
         at = f" (line {line})" if line else ""
         raise error(f"{path}: {where}{at}: {_describe(best)}")
     if marker is not None:
-        try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-            tmp.write_text(name)
-            os.replace(tmp, marker)
-        except OSError:
-            pass  # the memo is an optimisation; a read-only cache must not fail the run
+        # The memo is an optimisation; a read-only cache must not fail the run.
+        with contextlib.suppress(OSError):
+            _write_atomic(marker, name)
 
 
 def _describe(err: Any) -> str:

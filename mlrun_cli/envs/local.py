@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import platform
+import sys
 
 from mlrun_cli.envs import Environment
 from mlrun_cli.project import Project
@@ -12,4 +12,4 @@ class LocalManager:
     name = "local"
 
     def prepare(self, project: Project) -> Environment:
-        return Environment(manager="local", python_version=platform.python_version())
+        return Environment(manager="local", python_version="{}.{}.{}".format(*sys.version_info[:3]))

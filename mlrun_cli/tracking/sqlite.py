@@ -112,6 +112,9 @@ class SqliteStore:
                 f"cannot open the store at {self.root}: {exc}; check the path and permissions"
             ) from None
         conn.execute("PRAGMA busy_timeout = 60000")
+        # In WAL mode NORMAL skips the fsync per commit; a committed write still survives the
+        # process being killed (only a power loss can drop the last commits).
+        conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
