@@ -20,6 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # --help), so `mlrun run` does not pay for them: name -> "module:attribute".
 LAZY_COMMANDS: dict[str, str] = {
     "runs": "mlrun_cli.cli_runs:runs",
+    "envs": "mlrun_cli.cli_envs:envs",
 }
 
 
@@ -40,6 +41,29 @@ class MlrunGroup(click.Group):
             command = getattr(importlib.import_module(module), attr)
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        # Click's own usage errors are printed as one line too, like ours.
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
+            console.error(exc.format_message().rstrip(".") + hint)
+            sys.exit(2)
+        except click.ClickException as exc:
+            console.error(exc.format_message())
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            console.error("aborted")
+            sys.exit(130)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -112,7 +136,9 @@ def json_option(f: F) -> F:
 @click.option("--run-name", help="A name for the run.")
 @click.option(
     "--env-manager",
-    help="local (the current environment as it is); default: what the project declares.",
+    type=click.Choice(["local", "virtualenv", "uv", "conda"]),
+    help="local (the current environment as it is), virtualenv (pip), uv, or conda; "
+    "default: what the project declares.",
 )
 @tracking_option
 @click.option("--dry-run", is_flag=True, help="Print the command; run and record nothing.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from typing import Any
 
 from mlrun_cli import console
 from mlrun_cli.envs import Environment, default_manager, get_manager
+from mlrun_cli.envs.cache import BuildInterrupted
 from mlrun_cli.errors import MlrunError, ProjectError
 from mlrun_cli.params import ResolvedParams, render_command, resolve
 from mlrun_cli.project import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
@@ -42,6 +44,7 @@ class RunRequest:
     env_manager: str | None = None
     tracking_uri: str | None = None
     json: bool = False
+    frozen_requirements: Path | None = None  # exact pins to install instead (rerun)
 
 
 @dataclass(frozen=True)
@@ -212,10 +215,23 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         status, exit_code = FAILED, 1
         try:
             t_env = time.monotonic()
-            env = get_manager(p.env_manager).prepare(p.project)
+            try:
+                env = get_manager(p.env_manager).prepare(
+                    p.project,
+                    frozen=req.frozen_requirements,
+                    cancelled=lambda: relay.received is not None,
+                )
+            except BuildInterrupted:
+                signum = relay.received or 2
+                status, exit_code = KILLED, 128 + signum
+                raise Interrupted(signum, "while the environment was being built") from None
             t_env = time.monotonic() - t_env
             if env_tags := _env_tags(env):
                 store.log_batch(run_id, tags=env_tags)
+            if env.freeze_file is not None and env.freeze_file.is_file():
+                frozen_copy = store.artifact_dir(run_id) / "environment"
+                frozen_copy.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(env.freeze_file, frozen_copy / "requirements.frozen.txt")
             if relay.received is not None:
                 status, exit_code = KILLED, 128 + relay.received
                 raise Interrupted(relay.received)
@@ -276,6 +292,6 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
 class Interrupted(MlrunError):
     """mlrun was interrupted before a child started; exit 128 + the signal."""
 
-    def __init__(self, signum: int) -> None:
-        super().__init__("interrupted before the run started; nothing was run")
+    def __init__(self, signum: int, when: str = "before the command started") -> None:
+        super().__init__(f"interrupted {when}; the run is recorded KILLED")
         self.exit_code = 128 + signum

@@ -72,7 +72,9 @@ def cli_run() -> Callable[..., Result]:
 
     def invoke(*args: str, input: str | None = None) -> Result:
         console.reset()
-        return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+        return CliRunner().invoke(
+            cli, list(args), input=input, catch_exceptions=False, prog_name="mlrun"
+        )
 
     return invoke
 

@@ -134,9 +134,14 @@ def bad_inputs(project: Path, tmp_path: Path) -> list[tuple[list[str], str]]:
         ),
         (
             ["run", str(project), "-P", "alpha=1", "--env-manager", "nope"],
-            "unknown environment manager 'nope'; use one of "
-            + ", ".join(sorted(__import__("mlrun_cli.envs", fromlist=["MANAGERS"]).MANAGERS)),
+            "Invalid value for '--env-manager': 'nope' is not one of 'local', 'virtualenv', "
+            "'uv', 'conda'; see 'mlrun run --help'",
         ),
+        (
+            ["run", str(project), "--experiment-name", "a", "--experiment-id", "1"],
+            "pass --experiment-name or --experiment-id, not both; see 'mlrun run --help'",
+        ),
+        (["runs", "show"], "Missing argument 'RUN_ID'; see 'mlrun runs show --help'"),
         (
             ["validate", str(mlp.parent.parent / "missing")],
             f"project directory {mlp.parent.parent / 'missing'} does not exist; pass the directory of an MLproject",

@@ -22,6 +22,7 @@ class Environment:
     python_version: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     reused: bool = True
+    freeze_file: Path | None = None  # the env's frozen package list, recorded with each run
 
 
 class EnvManager(Protocol):
@@ -29,8 +30,19 @@ class EnvManager(Protocol):
 
     name: str
 
-    def prepare(self, project: Project) -> Environment:
-        """Return a ready environment, building it if needed."""
+    def prepare(
+        self,
+        project: Project,
+        *,
+        frozen: Path | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Environment:
+        """Return a ready environment, building it if needed.
+
+        `frozen` (a pip-freeze file) replaces the project's dependencies with exact pins, for
+        reproducing a recorded run; `cancelled` is polled during a build, which stops (and
+        leaves nothing behind) when it returns True.
+        """
         ...
 
 
@@ -40,12 +52,45 @@ def _local() -> EnvManager:
     return LocalManager()
 
 
+def _virtualenv() -> EnvManager:
+    from mlrun_cli.envs.virtualenv import VirtualenvManager
+
+    return VirtualenvManager()
+
+
+def _uv() -> EnvManager:
+    from mlrun_cli.envs.virtualenv import UvManager
+
+    return UvManager()
+
+
+def _conda() -> EnvManager:
+    from mlrun_cli.envs.conda import CondaManager
+
+    return CondaManager()
+
+
 # Factories, so choosing a manager imports only that manager's module.
-MANAGERS: dict[str, Callable[[], EnvManager]] = {"local": _local}
+MANAGERS: dict[str, Callable[[], EnvManager]] = {
+    "local": _local,
+    "virtualenv": _virtualenv,
+    "uv": _uv,
+    "conda": _conda,
+}
 
 
 def default_manager(project: Project) -> str:
-    """The manager the project's environment implies."""
+    """The manager the project's environment implies.
+
+    python_env: uv when it is available, else virtualenv; conda_env: conda; nothing declared
+    (or docker_env with --env-manager local): local.
+    """
+    if project.env.kind == "python_env":
+        from mlrun_cli.envs.interpreters import find_uv
+
+        return "uv" if find_uv() else "virtualenv"
+    if project.env.kind == "conda_env":
+        return "conda"
     return "local"
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from mlrun_cli.envs import Environment
 from mlrun_cli.project import Project
@@ -11,5 +12,13 @@ from mlrun_cli.project import Project
 class LocalManager:
     name = "local"
 
-    def prepare(self, project: Project) -> Environment:
-        return Environment(manager="local", python_version="{}.{}.{}".format(*sys.version_info[:3]))
+    def prepare(
+        self,
+        project: Project,
+        *,
+        frozen: Path | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Environment:
+        # `python` is whatever is first on PATH, which need not be mlrun's interpreter, so no
+        # python version is claimed for it. `frozen` has no meaning here: nothing is installed.
+        return Environment(manager="local")

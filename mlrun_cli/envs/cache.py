@@ -1,0 +1,406 @@
+"""The environment cache: keys, locks, atomic builds, health checks, rebuild reasons.
+
+The protocol (after pre-commit's store): compute the key from every input; if a complete,
+healthy env is there, use it. Otherwise take the env's file lock, check again (another
+process may have finished the build while we waited), remove whatever half-built or broken
+env is in the way, build at the final path (a virtualenv is not relocatable), health-check
+it, and write the completion marker last with an atomic rename. An env without its marker is
+never used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli import console
+from mlrun_cli.errors import EnvError
+from mlrun_cli.paths import tool_path
+
+FORMAT_VERSION = 1
+MARKER = ".mlrun-env.json"
+LAST_USED = ".mlrun-last-used"
+FREEZE = "mlrun-freeze.txt"
+
+Cancelled = Callable[[], bool]
+
+
+class BuildInterrupted(EnvError):
+    """The build was stopped because mlrun was interrupted; nothing half-built is kept."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted while building the environment; nothing was kept")
+        self.exit_code = 130
+
+
+@dataclass(frozen=True)
+class EnvKey:
+    manager: str
+    digest: str
+    inputs: Mapping[str, Any]
+
+    @property
+    def name(self) -> str:
+        return f"{self.manager}-{self.digest[:16]}"
+
+    @property
+    def path(self) -> Path:
+        return tool_path("envs") / self.name
+
+
+def make_key(manager: str, inputs: Mapping[str, Any]) -> EnvKey:
+    """sha256 over the cache format version, the manager and every input, canonically encoded."""
+    payload = json.dumps(
+        {"format": FORMAT_VERSION, "manager": manager, **inputs}, sort_keys=True, default=str
+    )
+    return EnvKey(manager, hashlib.sha256(payload.encode()).hexdigest(), dict(inputs))
+
+
+def read_marker(env_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((env_dir / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _lock_path(name: str) -> Path:
+    return tool_path("envs") / ".locks" / f"{name}.lock"
+
+
+@contextlib.contextmanager
+def locked(name: str, cancelled: Cancelled | None) -> Iterator[None]:
+    """Hold the env's exclusive file lock; say so once if another process holds it."""
+    path = _lock_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if not told:
+                    console.info(f"waiting for another process building environment {name}")
+                    told = True
+                if cancelled is not None and cancelled():
+                    raise BuildInterrupted() from None
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def is_locked(name: str) -> bool:
+    path = _lock_path(name)
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def touch_last_used(env_dir: Path) -> None:
+    with contextlib.suppress(OSError):
+        (env_dir / LAST_USED).write_text(str(int(time.time())))
+
+
+HealthCheck = Callable[[Path, Mapping[str, Any]], "str | None"]
+Build = Callable[[Path, "BuildLog"], Mapping[str, Any]]
+
+
+def ensure(
+    key: EnvKey,
+    *,
+    build: Build,
+    health: HealthCheck,
+    cancelled: Cancelled | None = None,
+    project: str | None = None,
+) -> tuple[Path, dict[str, Any], bool]:
+    """A ready env for `key`: (path, marker, reused). Builds it at most once across processes.
+
+    `build(path, log)` creates the env at `path` and returns facts for the marker;
+    `health(path, marker)` returns None when the env is usable, else the reason it is not.
+    """
+    env_dir = key.path
+    marker = read_marker(env_dir)
+    if marker is not None and marker.get("key") == key.digest:
+        problem = health(env_dir, marker)
+        if problem is None:
+            touch_last_used(env_dir)
+            return env_dir, marker, True
+    with locked(key.name, cancelled):
+        # Checked again under the lock: another process may have built it meanwhile.
+        marker = read_marker(env_dir)
+        if marker is not None and marker.get("key") == key.digest:
+            problem = health(env_dir, marker)
+            if problem is None:
+                touch_last_used(env_dir)
+                return env_dir, marker, True
+            console.info(f"environment {key.name} is broken ({problem}); rebuilding it")
+        elif env_dir.exists():
+            console.info(f"environment {key.name} was not completely built; rebuilding it")
+        else:
+            reason = _change_reason(project, key)
+            if reason:
+                console.info(f"environment changed ({reason}); building {key.name}")
+        _remove(env_dir)
+        env_dir.mkdir(parents=True)
+        log = BuildLog(build_log_path(key.name), cancelled)
+        t0 = time.monotonic()
+        try:
+            facts = dict(build(env_dir, log))
+            problem = health(env_dir, {**facts, "key": key.digest})
+            if problem is not None:
+                raise EnvError(f"environment {key.name} failed its health check: {problem}")
+        except BaseException:
+            log.close()
+            _remove(env_dir)
+            raise
+        log.close()
+        marker = {
+            "key": key.digest,
+            "name": key.name,
+            "manager": key.manager,
+            "created": int(time.time()),
+            "build_seconds": round(time.monotonic() - t0, 2),
+            "inputs": key.inputs,
+            **facts,
+        }
+        tmp = env_dir / f"{MARKER}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(marker, indent=1, default=str))
+        os.replace(tmp, env_dir / MARKER)  # last: only now is the env complete
+        touch_last_used(env_dir)
+        _remember_project(project, key)
+        return env_dir, marker, False
+
+
+def build_log_path(name: str) -> Path:
+    """The installer log of env `name`'s latest build; kept beside the env, also on failure."""
+    return tool_path("envs") / ".logs" / f"{name}.log"
+
+
+def _remove(env_dir: Path) -> None:
+    """Remove an env directory (the marker first, so nobody takes it for complete)."""
+    if not env_dir.exists():
+        return
+    with contextlib.suppress(OSError):
+        (env_dir / MARKER).unlink()
+    shutil.rmtree(env_dir, ignore_errors=True)
+
+
+def _project_record(project: str, manager: str) -> Path:
+    digest = hashlib.sha256(f"{project}\0{manager}".encode()).hexdigest()[:24]
+    return tool_path("envs") / ".projects" / f"{digest}.json"
+
+
+def _remember_project(project: str | None, key: EnvKey) -> None:
+    if project is None:
+        return
+    path = _project_record(project, key.manager)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"name": key.name, "inputs": key.inputs}, default=str))
+        os.replace(tmp, path)
+
+
+def _change_reason(project: str | None, key: EnvKey) -> str | None:
+    """What changed since this project's previous env (tox-style), or None for a first build."""
+    if project is None:
+        return None
+    try:
+        before = json.loads(_project_record(project, key.manager).read_text())["inputs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return describe_change(before, dict(key.inputs)) or "inputs changed"
+
+
+def describe_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    parts: list[str] = []
+    for field in sorted(set(before) | set(after)):
+        old, new = before.get(field), after.get(field)
+        if old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            added = [x for x in new if x not in old]
+            removed = [x for x in old if x not in new]
+            bits = [f"+{x}" for x in added] + [f"-{x}" for x in removed]
+            parts.append(f"{field}: {' '.join(bits) or 'reordered'}")
+        elif isinstance(old, dict) and isinstance(new, dict):
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            parts.append(f"{', '.join(Path(k).name for k in changed)} changed")
+        else:
+            parts.append(f"{field}: {old} -> {new}")
+    return "; ".join(parts)
+
+
+class BuildLog:
+    """Runs build steps with their output in the build log, and stops them on cancellation."""
+
+    def __init__(self, path: Path, cancelled: Cancelled | None) -> None:
+        self.path = path
+        self.cancelled = cancelled
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed by close()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def note(self, text: str) -> None:
+        self._fh.write(f"\n## {text}\n".encode())
+        self._fh.flush()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        step: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> str:
+        """Run one build step; its output goes to the log. Returns the output.
+
+        The step runs in a session of its own, so only we decide when it stops: on
+        cancellation its whole group gets SIGTERM, then SIGKILL.
+        """
+        self.note(f"{step}: {' '.join(argv)}")
+        console.detail(f"  {step}: {' '.join(argv)}")
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise EnvError(
+                f"{step}: {argv[0]} not found; install it or choose another --env-manager"
+            ) from None
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        chunks: list[bytes] = []
+        pending = b""
+        while True:
+            if self.cancelled is not None and self.cancelled():
+                _stop(proc)
+                raise BuildInterrupted()
+            data = _read_some(proc)
+            if data:
+                chunks.append(data)
+                self._fh.write(data)
+                self._fh.flush()
+                if on_line is not None:
+                    pending += data
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        on_line(line.decode("utf-8", "replace").rstrip("\r"))
+            elif proc.poll() is not None:
+                break  # ended, and its output is drained (EOF) or idle
+            elif data is None:
+                time.sleep(0.05)  # EOF while the process is still exiting
+        output = b"".join(chunks).decode("utf-8", "replace")
+        if proc.returncode != 0:
+            tail = "\n".join(output.strip().splitlines()[-12:])
+            raise EnvError(
+                f"{step} failed (exit code {proc.returncode}); the full log is {self.path}\n{tail}"
+            )
+        return output
+
+
+def _read_some(proc: subprocess.Popen[bytes]) -> bytes | None:
+    """Bytes available now; b"" when none yet; None at end of output."""
+    import select
+
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], 0.1)
+    if not ready:
+        return b""
+    try:
+        data = os.read(proc.stdout.fileno(), 65536)
+    except BlockingIOError:
+        return b""
+    return data or None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
+
+
+def list_envs() -> list[dict[str, Any]]:
+    """Every complete env in the cache with its marker facts, size and last use."""
+    root = tool_path("envs")
+    found: list[dict[str, Any]] = []
+    if not root.is_dir():
+        return found
+    for entry in sorted(root.iterdir()):
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        marker = read_marker(entry)
+        try:
+            last = int((entry / LAST_USED).read_text())
+        except (OSError, ValueError):
+            last = int(entry.stat().st_mtime)
+        found.append(
+            {
+                "name": entry.name,
+                "path": str(entry),
+                "manager": (marker or {}).get("manager", "?"),
+                "python": (marker or {}).get("python_version"),
+                "complete": marker is not None,
+                "size": dir_size(entry),
+                "last_used": last,
+                "created": (marker or {}).get("created"),
+            }
+        )
+    return found
+
+
+def prune(older_than_days: float | None, everything: bool) -> list[dict[str, Any]]:
+    """Remove envs unused for `older_than_days` (or all, or incomplete ones); never a locked one."""
+    now = time.time()
+    removed = []
+    for env in list_envs():
+        too_old = older_than_days is not None and now - env["last_used"] > older_than_days * 86400
+        if not (everything or too_old or not env["complete"]) or is_locked(env["name"]):
+            continue
+        _remove(Path(env["path"]))
+        removed.append(env)
+    return removed

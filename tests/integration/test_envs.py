@@ -1,0 +1,287 @@
+"""Real environments built from the package registry (a tiny pure-Python package: six)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from mlrun_cli.envs.interpreters import find_uv
+from mlrun_cli.tracking.sqlite import SqliteStore
+from tests.conftest import REPO, write_project
+
+pytestmark = pytest.mark.slow
+
+Mlrun = Callable[..., subprocess.CompletedProcess[str]]
+
+MLPROJECT = """
+entry_points:
+  main:
+    command: "python -c 'import six, sys; print(\\"six\\", six.__version__, sys.prefix)'"
+  noop:
+    command: "true"
+"""
+
+PYTHON_ENV = """
+python: "{py}"
+dependencies:
+  - -r requirements.txt
+"""
+
+CURRENT = "{}.{}".format(*sys.version_info[:2])
+
+
+def needs_uv() -> str:
+    uv = find_uv()
+    if uv is None:
+        pytest.skip("uv is not installed (pip install 'mlrun-cli[uv]')")
+    return uv
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(
+        tmp_path / "p",
+        MLPROJECT,
+        {"python_env.yaml": PYTHON_ENV.format(py=CURRENT), "requirements.txt": "six==1.16.0\n"},
+    )
+
+
+def alive(pid: int, timeout: float = 5.0) -> bool:
+    """True if `pid` is still a live process (zombies awaiting a reaper do not count)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            state = stat[stat.rindex(")") + 2]
+        except (OSError, ValueError):
+            return False
+        if state == "Z" or time.monotonic() > deadline:
+            return state != "Z"
+        time.sleep(0.1)
+
+
+def runs(cwd: Path) -> list:  # type: ignore[type-arg]
+    return SqliteStore(cwd / ".mlrun").search_runs()
+
+
+def env_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if not p.name.startswith(".")) if root.exists() else []
+
+
+@pytest.mark.parametrize("manager", ["virtualenv", "uv"])
+def test_build_reuse_and_record(
+    mlrun: Mlrun, project: Path, isolated: Path, tmp_path: Path, manager: str
+) -> None:
+    if manager == "uv":
+        needs_uv()
+    proc = mlrun("run", str(project), "--env-manager", manager)
+    assert proc.returncode == 0, proc.stderr
+    assert "six 1.16.0" in proc.stdout
+    (env_dir,) = env_dirs(tmp_path / "envs")
+    assert proc.stdout.split()[-1] == str(env_dir)  # the child ran inside the env
+    assert f"building environment {env_dir.name}" in proc.stderr
+    # Bytecode was compiled at build time.
+    assert list(env_dir.glob("lib/python*/site-packages/__pycache__/six.*.pyc"))
+    run = runs(isolated)[0]
+    assert run.tags["mlflow.project.env"] == manager
+    assert run.tags["mlrun.env.key"] == env_dir.name
+    assert run.tags["mlrun.env.python"].startswith(CURRENT)
+    frozen = Path(run.artifact_uri or "") / "environment" / "requirements.frozen.txt"
+    assert "six==1.16.0" in frozen.read_text().splitlines()
+    # Warm: reused silently.
+    again = mlrun("run", str(project), "--env-manager", manager, "-e", "noop")
+    assert again.returncode == 0
+    assert again.stderr.startswith("run ")  # only the closing line; nothing about envs
+    assert env_dirs(tmp_path / "envs") == [env_dir]
+
+
+def test_requirements_change_builds_a_new_env_and_says_why(
+    mlrun: Mlrun, project: Path, tmp_path: Path
+) -> None:
+    uv = needs_uv()
+    del uv
+    assert mlrun("run", str(project), "--env-manager", "uv").returncode == 0
+    (project / "requirements.txt").write_text("six==1.15.0\n")
+    proc = mlrun("run", str(project), "--env-manager", "uv")
+    assert proc.returncode == 0, proc.stderr
+    assert "six 1.15.0" in proc.stdout
+    assert "environment changed (requirements.txt changed); building uv-" in proc.stderr
+    assert len(env_dirs(tmp_path / "envs")) == 2
+
+
+def test_four_concurrent_runs_build_once(mlrun: Mlrun, project: Path, tmp_path: Path) -> None:
+    needs_uv()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlrun_cli", "run", str(project), "--env-manager", "uv"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
+    building = [line for _, err in outs for line in err.splitlines()]
+    assert sum(line.startswith("building environment ") for line in building) == 1
+    assert sum(line.startswith("waiting for another process building") for line in building) >= 1
+    assert all("six 1.16.0" in out for out, _ in outs)
+    assert len(env_dirs(tmp_path / "envs")) == 1
+
+
+SLOW_BACKEND = """
+import os, time, zipfile, base64, hashlib
+
+def _sleep():
+    open(os.environ["SLOW_MARK"], "w").write(str(os.getpid()))
+    time.sleep(120)
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    _sleep()
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    _sleep()
+"""
+
+SLOW_PYPROJECT = """
+[build-system]
+requires = []
+build-backend = "slowbackend"
+backend-path = ["."]
+[project]
+name = "slowpkg"
+version = "1.0"
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_build_leaves_nothing_usable(
+    project: Path, isolated: Path, tmp_path: Path, sig: int
+) -> None:
+    needs_uv()
+    slow = tmp_path / "slowpkg"
+    slow.mkdir()
+    (slow / "slowbackend.py").write_text(SLOW_BACKEND)
+    (slow / "pyproject.toml").write_text(SLOW_PYPROJECT)
+    (project / "requirements.txt").write_text(f"{slow}\n")
+    mark = tmp_path / "building"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlrun_cli", "run", str(project), "--env-manager", "uv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SLOW_MARK": str(mark)},
+    )
+    deadline = time.monotonic() + 120
+    while not mark.exists():
+        assert time.monotonic() < deadline, "the build never reached the slow package"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    builder_pid = int(mark.read_text())
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, err
+    assert "interrupted while the environment was being built" in err
+    assert not alive(builder_pid)
+    assert env_dirs(tmp_path / "envs") == []  # nothing half-built is left to reuse
+    (run,) = runs(isolated)
+    assert run.status == "KILLED"
+
+
+def test_broken_env_is_rebuilt_with_a_reason(mlrun: Mlrun, project: Path, tmp_path: Path) -> None:
+    needs_uv()
+    assert mlrun("run", str(project), "--env-manager", "uv").returncode == 0
+    (env_dir,) = env_dirs(tmp_path / "envs")
+    (env_dir / "bin" / "python").unlink()
+    proc = mlrun("run", str(project), "--env-manager", "uv")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        f"environment {env_dir.name} is broken (its interpreter is missing); rebuilding it"
+        in proc.stderr
+    )
+    assert "six 1.16.0" in proc.stdout
+
+
+def test_half_built_env_is_never_used(mlrun: Mlrun, project: Path, tmp_path: Path) -> None:
+    needs_uv()
+    assert mlrun("run", str(project), "--env-manager", "uv").returncode == 0
+    (env_dir,) = env_dirs(tmp_path / "envs")
+    (env_dir / ".mlrun-env.json").unlink()  # as if the build died before its marker
+    proc = mlrun("run", str(project), "--env-manager", "uv")
+    assert proc.returncode == 0
+    assert f"environment {env_dir.name} was not completely built; rebuilding it" in proc.stderr
+
+
+def test_conda_yaml_through_a_virtualenv(mlrun: Mlrun, tmp_path: Path) -> None:
+    needs_uv()
+    conda = f"name: x\ndependencies:\n  - python={CURRENT}\n  - numpy=1.26\n  - pip\n  - pip:\n    - six==1.16.0\n"
+    root = write_project(
+        tmp_path / "c", "conda_env: conda.yaml\n" + MLPROJECT, {"conda.yaml": conda}
+    )
+    proc = mlrun("run", str(root), "--env-manager", "uv")
+    assert proc.returncode == 0, proc.stderr
+    assert "six 1.16.0" in proc.stdout
+    assert "conda-only packages are not installed in a virtualenv: numpy=1.26" in proc.stderr
+
+
+def test_missing_python_version_is_one_clear_error(
+    mlrun: Mlrun, project: Path, isolated: Path
+) -> None:
+    (project / "python_env.yaml").write_text('python: "3.99"\n')
+    proc = mlrun("run", str(project), "--env-manager", "virtualenv")
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("error: no Python 3.99 on this machine (found: ")
+    assert "uv python install 3.99" in lines[0]
+    (run,) = runs(isolated)
+    assert run.status == "FAILED"
+
+
+def test_frozen_pins_replace_the_dependencies(project: Path, tmp_path: Path) -> None:
+    needs_uv()
+    from mlrun_cli.envs import get_manager
+    from mlrun_cli.project import load_project
+
+    pins = tmp_path / "pins.txt"
+    pins.write_text("six==1.15.0\n")
+    env = get_manager("uv").prepare(load_project(project), frozen=pins)
+    assert env.freeze_file is not None
+    assert "six==1.15.0" in env.freeze_file.read_text().splitlines()
+
+
+def test_envs_list_prune_build(mlrun: Mlrun, project: Path, tmp_path: Path) -> None:
+    needs_uv()
+    proc = mlrun("envs", "build", str(project), "--json")
+    assert proc.returncode == 0, proc.stderr
+    built = json.loads(proc.stdout)
+    assert built["reused"] is False and built["manager"] == "uv"
+    assert json.loads(mlrun("envs", "build", str(project), "--json").stdout)["reused"] is True
+    listing = json.loads(mlrun("envs", "list", "--json").stdout)
+    assert [e["name"] for e in listing["envs"]] == [built["key"]]
+    assert listing["envs"][0]["size"] > 0
+    assert (
+        mlrun("envs", "prune", "--older-than", "1").stderr == "removed 0 environments, freed 0 B\n"
+    )
+    pruned = mlrun("envs", "prune", "--all")
+    assert pruned.stderr.startswith("removed 1 environment, freed ")
+    assert env_dirs(tmp_path / "envs") == []
+
+
+def test_iris_example_with_the_default_manager(mlrun: Mlrun, isolated: Path) -> None:
+    proc = mlrun("run", str(REPO / "examples" / "iris-classification"), "-P", "C=0.5", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    (run,) = runs(isolated)
+    assert run.status == "FINISHED"
+    assert run.tags["mlflow.project.env"] == ("uv" if find_uv() else "virtualenv")
+    assert 0.8 < run.metrics["accuracy"].value <= 1.0
