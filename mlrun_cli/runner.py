@@ -99,6 +99,28 @@ def plan(req: RunRequest) -> Plan:
     return Plan(source, project, entry, params, command, manager)
 
 
+def _say_once_local(project_dir: Path) -> None:
+    """Tell once per project that it declares no environment and runs in the current one."""
+    import hashlib
+
+    from mlrun_cli.paths import tool_path
+
+    marker = (
+        tool_path("cache") / "told" / hashlib.sha256(str(project_dir).encode()).hexdigest()[:24]
+    )
+    if marker.exists():
+        return
+    console.info(
+        f"{project_dir} declares no environment (python_env.yaml or conda.yaml); running in "
+        "the current environment (said once per project)"
+    )
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass
+
+
 def _experiment_id(store: Store, req: RunRequest) -> str:
     if req.experiment_id is not None:
         return store.get_experiment(req.experiment_id).experiment_id
@@ -215,6 +237,8 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         status, exit_code = FAILED, 1
         try:
             t_env = time.monotonic()
+            if req.env_manager is None and p.project.env.kind == "none":
+                _say_once_local(p.project.dir)
             try:
                 env = get_manager(p.env_manager).prepare(
                     p.project,

@@ -25,6 +25,8 @@ from mlrun_cli.project import Project
 
 _PIP_INSTALLED = re.compile(r"^Successfully installed (.+)$")
 _UV_INSTALLED = re.compile(r"^Installed (\d+) packages?")
+# Installer lines worth showing live during a cold build (uv's summaries, pip's downloads).
+_PROGRESS = re.compile(r"^(Resolved \d+ packages?|Prepared \d+ packages?|Collecting \S+)")
 
 
 def project_spec(project: Project) -> PythonEnvSpec:
@@ -164,21 +166,29 @@ class VirtualenvManager:
         count = [0]
 
         def on_line(line: str) -> None:
+            progress = _PROGRESS.match(line.strip())
+            if progress:
+                console.info(f"    {progress.group(1)[0].lower()}{progress.group(1)[1:]}")
             m = _PIP_INSTALLED.match(line.strip()) or _UV_INSTALLED.match(line.strip())
             if m:
                 count[0] += int(m.group(1)) if m.group(1).isdigit() else len(m.group(1).split())
 
-        for what, items in (
-            ("build dependencies", list(spec.build_dependencies)),
-            ("dependencies", ["-r", str(requirements)] if lines else []),
-        ):
-            if not items:
-                continue
-            n = len(spec.build_dependencies) if what == "build dependencies" else len(lines)
-            console.info(
-                f"  installing {n} {what.replace('dependencies', 'requirement')}"
-                f"{'s' if n != 1 else ''}"
-            )
+        steps: list[tuple[str, list[str], int]] = []
+        build_deps = list(spec.build_dependencies)
+        req_items = ["-r", str(requirements)] if lines else []
+        if uv is not None:
+            # uv installs build tools and requirements together in one resolution.
+            if build_deps or req_items:
+                steps.append(
+                    ("requirements", [*build_deps, *req_items], len(build_deps) + len(lines))
+                )
+        else:
+            if build_deps:
+                steps.append(("build requirements", build_deps, len(build_deps)))
+            if req_items:
+                steps.append(("requirements", req_items, len(lines)))
+        for what, items, n in steps:
+            console.info(f"  installing {n} {what[:-1] if n == 1 else what}")
             if uv is not None:
                 argv = [uv, "pip", "install", "--python", str(python), "--compile-bytecode", *items]
             else:
