@@ -21,6 +21,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 LAZY_COMMANDS: dict[str, str] = {
     "runs": "mlrun_cli.cli_runs:runs",
     "envs": "mlrun_cli.cli_envs:envs",
+    "rerun": "mlrun_cli.cli_rerun:rerun",
 }
 
 
@@ -140,6 +141,10 @@ def json_option(f: F) -> F:
     help="local (the current environment as it is), virtualenv (pip), uv, or conda; "
     "default: what the project declares.",
 )
+@click.option("--version", "version", metavar="REF", help="Git branch, tag or commit to run.")
+@click.option(
+    "--require-clean", is_flag=True, help="Refuse to run from a tree with uncommitted changes."
+)
 @tracking_option
 @click.option("--dry-run", is_flag=True, help="Print the command; run and record nothing.")
 @json_option
@@ -151,11 +156,16 @@ def run(
     experiment_id: str | None,
     run_name: str | None,
     env_manager: str | None,
+    version: str | None,
+    require_clean: bool,
     tracking_uri: str | None,
     dry_run: bool,
     as_json: bool,
 ) -> None:
     """Run an entry point of the project at URI and record it.
+
+    URI is a directory or a git URL (https://, ssh://, file://, user@host:path), optionally
+    with #sub/dir.
 
     The child's exit code is mlrun's exit code.
     """
@@ -174,15 +184,23 @@ def run(
         env_manager=env_manager,
         tracking_uri=tracking_uri,
         json=as_json,
+        version=version,
+        require_clean=require_clean,
     )
     p = plan(req)
     if dry_run:
+        p.source.cleanup()
         if as_json:
             console.json_out(p.as_dict())
         else:
             console.out(p.command)
         return
     result = execute_run(req, p)
+    _finish(result, as_json)
+
+
+def _finish(result: Any, as_json: bool) -> None:
+    """Print a run's summary and exit with its exit code (shared by run and rerun)."""
     if as_json:
         console.json_out(
             {

@@ -144,6 +144,20 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
         ("artifacts", run.artifact_uri or ""),
     ]
     console.table(None, ["field", "value"], fields, show_header=False)
+    source = provenance_rows(run.tags)
+    if source:
+        console.table("source", ["field", "value"], source, show_header=False)
+    env = [
+        (label, run.tags[tag])
+        for label, tag in (
+            ("manager", "mlflow.project.env"),
+            ("key", "mlrun.env.key"),
+            ("python", "mlrun.env.python"),
+        )
+        if tag in run.tags
+    ]
+    if env:
+        console.table("environment", ["field", "value"], env, show_header=False)
     if run.params:
         console.table("params", ["name", "value"], sorted(run.params.items()))
     if run.metrics:
@@ -156,6 +170,25 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
         console.table("tags", ["name", "value"], sorted(run.tags.items()))
     if artifacts:
         console.table("artifacts", ["path", "size"], [(a["path"], a["size"]) for a in artifacts])
+
+
+_PROVENANCE = (
+    ("source", "mlflow.source.name"),
+    ("version", "mlrun.source.version"),
+    ("commit", "mlflow.source.git.commit"),
+    ("branch", "mlflow.source.git.branch"),
+    ("repository", "mlflow.source.git.repoURL"),
+    ("local repo", "mlrun.source.local_repo"),
+    ("project", "mlrun.project.path"),
+    ("dirty", "mlrun.git.dirty"),
+    ("untracked", "mlrun.git.untracked"),
+    ("rerun of", "mlrun.rerun_of"),
+)
+
+
+def provenance_rows(tags: Any) -> list[tuple[str, str]]:
+    """Where a run's code came from, as (label, value) rows."""
+    return [(label, tags[tag]) for label, tag in _PROVENANCE if tag in tags]
 
 
 def _list_artifacts(root: Any) -> list[dict[str, Any]]:

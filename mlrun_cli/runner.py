@@ -8,16 +8,16 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlrun_cli import console
 from mlrun_cli.envs import Environment, default_manager, get_manager
 from mlrun_cli.envs.cache import BuildInterrupted
-from mlrun_cli.errors import MlrunError, ProjectError
+from mlrun_cli.errors import MlrunError, ProjectError, SourceError
 from mlrun_cli.params import ResolvedParams, render_command, resolve
 from mlrun_cli.project import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
-from mlrun_cli.sources import Source, resolve_source
+from mlrun_cli.sources import Source, apply_patch, resolve_source
 from mlrun_cli.tracking.store import (
     DEFAULT_EXPERIMENT_ID,
     FAILED,
@@ -45,6 +45,10 @@ class RunRequest:
     tracking_uri: str | None = None
     json: bool = False
     frozen_requirements: Path | None = None  # exact pins to install instead (rerun)
+    version: str | None = None  # branch, tag or commit of a git source
+    require_clean: bool = False
+    patch: bytes | None = None  # uncommitted changes to re-apply on the checkout (rerun)
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Plan:
     params: ResolvedParams
     command: str
     env_manager: str
+    given: Mapping[str, str] = field(default_factory=dict)  # what the user passed (paths resolved)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,8 +88,27 @@ class RunResult:
 
 
 def plan(req: RunRequest) -> Plan:
-    """Resolve source, project, entry point, parameters, command and env manager."""
-    source = resolve_source(req.uri)
+    """Resolve source, project, entry point, parameters, command and env manager.
+
+    A checkout made for the source is removed again if planning fails; otherwise the caller
+    owns it (`Plan.source.cleanup()`).
+    """
+    source = resolve_source(req.uri, req.version)
+    try:
+        return _plan(req, source)
+    except BaseException:
+        source.cleanup()
+        raise
+
+
+def _plan(req: RunRequest, source: Source) -> Plan:
+    if req.patch:
+        source = apply_patch(source, req.patch)
+    if req.require_clean and source.git is not None and source.git.dirty:
+        raise SourceError(
+            f"{source.git.root or source.dir} has uncommitted changes to tracked files and "
+            "--require-clean was given; commit or stash them"
+        )
     project = load_project(source.dir)
     entry = project.entry_point(req.entry_point)
     params = resolve(entry, req.params, project_dir=project.dir)
@@ -96,7 +120,13 @@ def plan(req: RunRequest) -> Plan:
             "--env-manager local to run the command in the current environment"
         )
     get_manager(manager)  # an unknown name fails here, before anything is recorded
-    return Plan(source, project, entry, params, command, manager)
+    given = {
+        k: params.declared.get(k, v)
+        if k in entry.parameters and entry.parameters[k].type.strip().lower() == "path"
+        else v
+        for k, v in req.params.items()
+    }
+    return Plan(source, project, entry, params, command, manager, given)
 
 
 def _say_once_local(project_dir: Path) -> None:
@@ -144,8 +174,11 @@ def _user() -> str:
 
 
 def _tags(p: Plan, manager: str, user: str, run_name: str) -> dict[str, str]:
+    import json
+
+    local = p.source.checkout is None and p.source.local_repo is None and p.source.git is None
     tags = {
-        "mlflow.source.name": str(p.source.dir) if "://" not in p.source.uri else p.source.uri,
+        "mlflow.source.name": str(p.source.dir) if local else p.source.uri,
         "mlflow.source.type": "PROJECT",
         "mlflow.project.entryPoint": p.entry.name,
         "mlflow.project.env": manager,
@@ -153,9 +186,36 @@ def _tags(p: Plan, manager: str, user: str, run_name: str) -> dict[str, str]:
         "mlflow.user": user,
         "mlflow.runName": run_name,
     }
-    if p.source.git is not None:
-        tags["mlflow.source.git.commit"] = p.source.git.commit
+    tags["mlrun.params.given"] = json.dumps(dict(p.given), sort_keys=True)
+    if p.source.version:
+        tags["mlrun.source.version"] = p.source.version
+    if p.source.local_repo is not None:
+        tags["mlrun.source.local_repo"] = str(p.source.local_repo)
+    git = p.source.git
+    if git is not None:
+        tags["mlflow.source.git.commit"] = git.commit
+        if git.branch:
+            tags["mlflow.source.git.branch"] = git.branch
+        if git.remote_url:
+            tags["mlflow.source.git.repoURL"] = git.remote_url
+        tags["mlrun.git.dirty"] = "true" if git.dirty else "false"
+        tags["mlrun.git.untracked"] = str(len(git.untracked))
+        mlproject = p.project.file.name if p.project.file else ""
+        tags["mlrun.project.path"] = str(PurePosixPath(git.project_path) / mlproject)
     return tags
+
+
+def _record_source(p: Plan, artifacts: Path) -> None:
+    """The patch of uncommitted changes and the list of untracked files, as artifacts."""
+    git = p.source.git
+    if git is None or not (git.patch or git.untracked):
+        return
+    folder = artifacts / "source"
+    folder.mkdir(parents=True, exist_ok=True)
+    if git.patch:
+        (folder / "uncommitted.patch").write_bytes(git.patch)
+    if git.untracked:
+        (folder / "untracked.txt").write_text("\n".join(git.untracked) + "\n")
 
 
 def _env_tags(env: Environment) -> dict[str, str]:
@@ -228,7 +288,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 user=user,
                 command=p.command,
                 params=p.params.all,
-                tags=_tags(p, p.env_manager, user, run_name),
+                tags={**_tags(p, p.env_manager, user, run_name), **req.extra_tags},
                 start_time=int(time.time() * 1000),
                 pid=os.getpid(),
                 host=os.uname().nodename,
@@ -236,6 +296,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         )
         status, exit_code = FAILED, 1
         try:
+            _record_source(p, store.artifact_dir(run_id))
             t_env = time.monotonic()
             if req.env_manager is None and p.project.env.kind == "none":
                 _say_once_local(p.project.dir)
@@ -311,6 +372,8 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         )
     finally:
         relay.restore()
+        if p is not None:
+            p.source.cleanup()
 
 
 class Interrupted(MlrunError):

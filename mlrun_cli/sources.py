@@ -1,36 +1,171 @@
-"""Resolve a project URI to a local directory, and describe where the code came from."""
+"""Resolve a project URI to a local directory, and record exactly where the code came from.
+
+URIs: a local directory (in a git work tree or not), or a git URL (``https://``, ``ssh://``,
+``git://``, ``file://``, ``user@host:path``), each optionally followed by ``#sub/dir``.
+``--version`` takes a branch, tag, or full or short commit SHA.
+
+Remote repositories are cloned once into a bare clone cache (credentials never written into
+it) and fetched incrementally; every run gets its own clean checkout of the exact commit,
+removed afterwards. A local repository with ``--version`` is never touched: the checkout
+borrows its objects read-only. Everything goes through the git command line with prompts
+disabled, so a private repository without credentials fails at once instead of hanging.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
-from mlrun_cli.errors import ProjectError
+from mlrun_cli.errors import SourceError
+from mlrun_cli.paths import tool_path
 from mlrun_cli.process import ProcessError, run
+
+_REMOTE = re.compile(r"^(https?|ssh|git|file)://", re.IGNORECASE)
+_SCP = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9._-]+:(?!//)")
+_TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
+_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+
+
+def strip_credentials(text: str) -> str:
+    """Remove ``user:token@`` (or ``token@``) from every URL in `text`."""
+    return _CREDENTIALS.sub(r"\g<scheme>", text)
 
 
 @dataclass(frozen=True)
 class GitInfo:
     commit: str
-    root: Path
+    root: Path | None  # the work tree (None for a checkout we made)
+    branch: str | None = None
+    remote_url: str | None = None  # credentials removed
+    dirty: bool = False
+    patch: bytes = b""  # uncommitted changes to tracked files, binary-safe
+    untracked: tuple[str, ...] = ()
+    project_path: str = "."  # the project directory within the repository
 
 
 @dataclass(frozen=True)
 class Source:
     """A project directory ready to run, and its provenance."""
 
-    uri: str
+    uri: str  # as given, credentials removed
     dir: Path
     git: GitInfo | None
+    version: str | None = None
+    local_repo: Path | None = None  # the user's repository, for a local source
+    checkout: Path | None = field(default=None, compare=False)  # ours to remove
+
+    def cleanup(self) -> None:
+        """Remove the checkout made for this run, if any."""
+        if self.checkout is not None:
+            shutil.rmtree(self.checkout, ignore_errors=True)
 
 
-def resolve_source(uri: str) -> Source:
-    """A local project directory for `uri` (a path)."""
-    path = Path(uri).expanduser().absolute()
+def git_env() -> dict[str, str]:
+    """An environment in which git never prompts and never runs a credential dialog."""
+    env = dict(os.environ)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["GIT_ASKPASS"] = "true"
+    env["SSH_ASKPASS"] = "true"
+    env.setdefault("GIT_SSH_COMMAND", "ssh -oBatchMode=yes")
+    return env
+
+
+def git(args: Sequence[str], cwd: Path | None = None, hint: str = "") -> str:
+    """Run git safely: transports that run commands are off; errors carry no credentials."""
+    argv = ["git", "-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never", *args]
+    try:
+        return run(argv, cwd=cwd, env=git_env(), hint=hint).stdout
+    except ProcessError as exc:
+        raise SourceError(strip_credentials(str(exc))) from None
+
+
+def check_uri(uri: str, version: str | None) -> None:
+    """Refuse, before git sees them, inputs that could make git run something."""
+    for what, value in (("project URI", uri), ("--version", version)):
+        if value is None:
+            continue
+        if value.startswith("-"):
+            raise SourceError(
+                f"{what} {value!r} begins with '-'; refused (git would read it as an option)"
+            )
+        if _TRANSPORT.match(value):
+            raise SourceError(
+                f"{what} {strip_credentials(value)!r} uses a git transport that runs commands; "
+                "refused: use a path or an https://, ssh:// or file:// URL"
+            )
+        if any(ch in value for ch in "\0\n\r"):
+            raise SourceError(f"{what} contains a control character; refused")
+
+
+def split_subdir(uri: str) -> tuple[str, str | None]:
+    """``URI#sub/dir`` -> (URI, "sub/dir"); the subdirectory may not leave the repository."""
+    base, sep, sub = uri.partition("#")
+    if not sep:
+        return uri, None
+    if not sub:
+        raise SourceError(f"{strip_credentials(uri)!r}: empty subdirectory after '#'")
+    path = PurePosixPath(sub)
+    if path.is_absolute() or ".." in path.parts or sub.startswith("~"):
+        raise SourceError(
+            f"subdirectory {sub!r} must be a relative path inside the repository (no '..', "
+            "not absolute)"
+        )
+    return base, str(path)
+
+
+def is_remote(uri: str) -> bool:
+    return bool(_REMOTE.match(uri) or _SCP.match(uri))
+
+
+def resolve_source(uri: str, version: str | None = None) -> Source:
+    """A local directory for `uri` at `version`, with its provenance."""
+    check_uri(uri, version)
+    base, sub = split_subdir(uri)
+    shown = strip_credentials(uri)
+    if is_remote(base):
+        return _remote_source(base, sub, version, shown)
+    path = Path(base).expanduser().absolute()
     if not path.is_dir():
         what = "is not a directory" if path.exists() else "does not exist"
-        raise ProjectError(f"project directory {uri} {what}; pass the directory of an MLproject")
-    return Source(uri, path, git_info(path))
+        raise SourceError(f"project directory {base} {what}; pass the directory of an MLproject")
+    if version is None:
+        project = _inside(path, sub)
+        info = git_info(project)
+        return Source(shown, project, info, None, info.root if info else None)
+    root = find_git_root(path)
+    if root is None:
+        raise SourceError(f"--version {version!r} needs a git repository, and {path} is not in one")
+    rel = path.relative_to(root).as_posix()
+    sub = str(PurePosixPath(rel) / sub) if sub else (rel if rel != "." else None)
+    commit = _rev_parse(root, version, str(root))
+    checkout = _checkout(root, commit)
+    project = _inside(checkout, sub)
+    info = GitInfo(
+        commit=commit,
+        root=None,
+        branch=version if _is_branch(root, version) else None,
+        remote_url=_origin(root),
+        project_path=sub or ".",
+    )
+    return Source(shown, project, info, version, root, checkout)
+
+
+def _inside(root: Path, sub: str | None) -> Path:
+    if not sub:
+        return root
+    target = (root / sub).resolve()
+    if target != root.resolve() and root.resolve() not in target.parents:
+        raise SourceError(f"subdirectory {sub!r} leaves the repository; refused")
+    if not target.is_dir():
+        raise SourceError(f"subdirectory {sub!r} does not exist in {root}")
+    return target
 
 
 def find_git_root(path: Path) -> Path | None:
@@ -42,11 +177,215 @@ def find_git_root(path: Path) -> Path | None:
 
 
 def git_info(path: Path) -> GitInfo | None:
+    """Commit, branch, remote, dirty state, patch and untracked files of `path`'s work tree."""
     root = find_git_root(path)
     if root is None:
         return None
     try:
-        proc = run(["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=path)
+        status = run(
+            ["git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all"],
+            cwd=root,
+            env=git_env(),
+        ).stdout
     except ProcessError:
-        return None  # a repository with no commit yet, or no git on PATH
-    return GitInfo(commit=proc.stdout.strip(), root=root)
+        return None  # not a usable repository, or no git on PATH
+    commit, branch = None, None
+    tracked_changes = False
+    untracked: list[str] = []
+    entries = status.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        if entry.startswith("# branch.oid "):
+            oid = entry.split()[2]
+            commit = None if oid == "(initial)" else oid
+        elif entry.startswith("# branch.head "):
+            head = entry.split(" ", 2)[2]
+            branch = None if head == "(detached)" else head
+        elif entry.startswith("? "):
+            untracked.append(entry[2:])
+        elif entry[:2] in ("1 ", "u "):
+            tracked_changes = True
+        elif entry.startswith("2 "):
+            tracked_changes = True
+            i += 1  # a rename is followed by its original path
+        i += 1
+    if commit is None:
+        return None  # a repository without a commit yet
+    patch = b""
+    if tracked_changes:
+        import subprocess
+
+        patch = subprocess.run(
+            ["git", "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff"],
+            cwd=root,
+            env=git_env(),
+            capture_output=True,
+            check=False,
+        ).stdout
+    rel = path.resolve().relative_to(root.resolve()).as_posix()
+    return GitInfo(
+        commit=commit,
+        root=root,
+        branch=branch,
+        remote_url=_origin(root),
+        dirty=tracked_changes,
+        patch=patch,
+        untracked=tuple(untracked),
+        project_path=rel,
+    )
+
+
+def _origin(root: Path) -> str | None:
+    try:
+        url = run(["git", "config", "--get", "remote.origin.url"], cwd=root, env=git_env()).stdout
+    except ProcessError:
+        return None
+    return strip_credentials(url.strip()) or None
+
+
+def _rev_parse(repo: Path, version: str, shown: str) -> str:
+    for candidate in (version, f"origin/{version}", f"refs/tags/{version}"):
+        try:
+            return git(
+                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"],
+                cwd=repo,
+            ).strip()
+        except SourceError:
+            continue
+    raise SourceError(
+        f"version {version!r} is not a branch, tag or commit of {shown}; check the name or SHA"
+    )
+
+
+def _is_branch(repo: Path, version: str) -> bool:
+    for ref in (f"refs/heads/{version}", f"refs/remotes/origin/{version}"):
+        try:
+            git(["show-ref", "--verify", "--quiet", ref], cwd=repo)
+            return True
+        except SourceError:
+            continue
+    return False
+
+
+def _checkout(repo: Path, commit: str) -> Path:
+    """A fresh, clean work tree of `commit`, borrowing `repo`'s objects; `repo` is not modified."""
+    root = tool_path("checkouts")
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / f"{commit[:12]}-{os.getpid()}-{os.urandom(3).hex()}"
+    try:
+        git(["clone", "--quiet", "--shared", "--no-checkout", "--", str(repo), str(target)])
+        git(
+            ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
+            cwd=target,
+        )
+        if (target / ".gitmodules").exists():
+            git(["submodule", "update", "--init", "--recursive", "--quiet"], cwd=target)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    return target
+
+
+def clone_cache_dir(url: str) -> Path:
+    clean = strip_credentials(url)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", clean.rstrip("/").rsplit("/", 1)[-1])[-40:]
+    digest = hashlib.sha256(clean.encode()).hexdigest()[:16]
+    return tool_path("git") / f"{digest}-{name}"
+
+
+@contextlib.contextmanager
+def _clone_lock(cache: Path):  # type: ignore[no-untyped-def]
+    import fcntl
+
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(str(cache) + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remote_source(url: str, sub: str | None, version: str | None, shown: str) -> Source:
+    cache = clone_cache_dir(url)
+    clean = strip_credentials(url)
+    with _clone_lock(cache):
+        if not (cache / "HEAD").exists():
+            shutil.rmtree(cache, ignore_errors=True)
+            tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                git(
+                    ["clone", "--quiet", "--bare", "--", url, str(tmp)],
+                    hint="check the URL and your access (no password is asked)",
+                )
+                # The cache keeps the URL without credentials; fetches pass the real one.
+                git(["remote", "set-url", "origin", clean], cwd=tmp)
+                os.replace(tmp, cache)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            fetched = True
+        else:
+            fetched = False
+        have = (
+            version is not None
+            and len(version) == 40
+            and _SHA.match(version) is not None
+            and _has_commit(cache, version)
+        )
+        if not fetched and not have:
+            git(
+                ["fetch", "--quiet", "--prune", "--tags", "--", url, "+refs/heads/*:refs/heads/*"],
+                cwd=cache,
+                hint="check the URL and your access (no password is asked)",
+            )
+        commit = _rev_parse(cache, version or "HEAD", clean)
+        branch = None
+        if version is None:
+            with contextlib.suppress(SourceError):
+                branch = git(["symbolic-ref", "--short", "HEAD"], cwd=cache).strip() or None
+        elif _is_branch(cache, version):
+            branch = version
+        checkout = _checkout(cache, commit)
+    project = _inside(checkout, sub)
+    info = GitInfo(
+        commit=commit, root=None, branch=branch, remote_url=clean, project_path=sub or "."
+    )
+    return Source(shown, project, info, version, None, checkout)
+
+
+def _has_commit(repo: Path, sha: str) -> bool:
+    try:
+        git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=repo)
+        return True
+    except SourceError:
+        return False
+
+
+def apply_patch(source: Source, patch: bytes) -> Source:
+    """Apply a recorded patch (binary-safe) to the fresh checkout of `source`.
+
+    git apply refuses paths outside the work tree, so a patch cannot write outside it.
+    """
+    import dataclasses
+    import subprocess
+
+    if source.checkout is None or source.git is None:
+        raise SourceError("a patch can only be applied to a fresh checkout of a commit")
+    proc = subprocess.run(
+        ["git", "apply", "--binary", "--whitespace=nowarn", "-"],
+        cwd=source.checkout,
+        env=git_env(),
+        input=patch,
+        capture_output=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SourceError(
+            f"the recorded patch does not apply to {source.git.commit[:12]}: "
+            f"{err[0] if err else 'git apply failed'}"
+        )
+    return dataclasses.replace(source, git=dataclasses.replace(source.git, dirty=True, patch=patch))
