@@ -22,6 +22,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "runs": "mlrun_cli.cli_runs:runs",
     "envs": "mlrun_cli.cli_envs:envs",
     "rerun": "mlrun_cli.cli_rerun:rerun",
+    "experiments": "mlrun_cli.cli_experiments:experiments",
 }
 
 
@@ -145,6 +146,16 @@ def json_option(f: F) -> F:
 @click.option(
     "--require-clean", is_flag=True, help="Refuse to run from a tree with uncommitted changes."
 )
+@click.option(
+    "--capture-metrics",
+    is_flag=True,
+    help="Record 'key: value' / 'key=value' output lines as metrics.",
+)
+@click.option(
+    "--capture-pattern",
+    metavar="REGEX",
+    help="Regex with named groups key and value (implies --capture-metrics).",
+)
 @tracking_option
 @click.option("--dry-run", is_flag=True, help="Print the command; run and record nothing.")
 @json_option
@@ -158,6 +169,8 @@ def run(
     env_manager: str | None,
     version: str | None,
     require_clean: bool,
+    capture_metrics: bool,
+    capture_pattern: str | None,
     tracking_uri: str | None,
     dry_run: bool,
     as_json: bool,
@@ -186,6 +199,8 @@ def run(
         json=as_json,
         version=version,
         require_clean=require_clean,
+        capture_metrics=capture_metrics,
+        capture_pattern=capture_pattern,
     )
     p = plan(req)
     if dry_run:

@@ -49,6 +49,8 @@ class RunRequest:
     require_clean: bool = False
     patch: bytes | None = None  # uncommitted changes to re-apply on the checkout (rerun)
     extra_tags: Mapping[str, str] = field(default_factory=dict)
+    capture_metrics: bool = False
+    capture_pattern: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,10 @@ def plan(req: RunRequest) -> Plan:
 
 
 def _plan(req: RunRequest, source: Source) -> Plan:
+    if req.capture_pattern:
+        from mlrun_cli.tracking.capture import MetricCapture
+
+        MetricCapture(req.capture_pattern)  # a bad pattern is bad input: fail before recording
     if req.patch:
         source = apply_patch(source, req.patch)
     if req.require_clean and source.git is not None and source.git.dirty:
@@ -323,11 +329,18 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
             run_dir = store.run_dir(run_id)
             artifacts = store.artifact_dir(run_id)
             events = EventReader(run_dir / EVENTS_FILE, p.project.dir)
+            capture = None
+            if req.capture_metrics or req.capture_pattern:
+                from mlrun_cli.tracking.capture import MetricCapture
+
+                capture = MetricCapture(req.capture_pattern)
 
             def drain() -> None:
                 batch = events.read()
                 if batch:
                     ingest(batch, run_id, store.log_batch, artifacts, console.warn)
+                if capture is not None and (captured := capture.take()):
+                    store.log_batch(run_id, metrics=captured)
 
             child_env = child_environment(
                 os.environ,
@@ -347,7 +360,10 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 relay=relay,
                 on_tick=drain,
                 stdout=sys.stderr.buffer if req.json else None,
+                on_output=capture.feed if capture is not None else None,
             )
+            if capture is not None:
+                capture.flush()
             drain()
             exit_code = outcome.exit_code
             if outcome.signal is not None or outcome.child_signal is not None:

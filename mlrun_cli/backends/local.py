@@ -118,11 +118,13 @@ def execute(
     stdout: BinaryIO | None = None,
     stderr: BinaryIO | None = None,
     tick_interval: float = 0.5,
+    on_output: Callable[[bytes], None] | None = None,
 ) -> Outcome:
     """Run `command` with ``bash -c`` and wait for it, streaming its output live.
 
     Output goes to `stdout`/`stderr` (default: ours) byte for byte, and a copy to `log_path`.
-    `relay` must already be installed; `on_tick` runs about every `tick_interval` seconds.
+    `relay` must already be installed; `on_tick` runs about every `tick_interval` seconds;
+    `on_output` sees every chunk of output after it was written.
     """
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr.buffer
@@ -157,6 +159,8 @@ def execute(
                 sink.write(data)
                 sink.flush()
                 log.write(data)
+                if on_output is not None:
+                    on_output(data)
             relay.escalate()
             now = time.monotonic()
             if proc.poll() is not None:

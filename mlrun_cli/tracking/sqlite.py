@@ -116,6 +116,7 @@ class SqliteStore:
         # process being killed (only a power loss can drop the last commits).
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in MLflow; ILIKE lowers both
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
             self._create_schema(conn)
@@ -310,6 +311,25 @@ class SqliteStore:
                 (status, end_time, exit_code, run_id),
             )
 
+    def rename_experiment(self, experiment_id: str, name: str) -> Experiment:
+        exp = self.get_experiment(experiment_id)
+        if self.get_experiment_by_name(name) is not None:
+            raise TrackingError(f"an experiment named {name!r} exists already; pick another name")
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
+                (name, _now_ms(), int(exp.experiment_id)),
+            )
+        return self.get_experiment(exp.experiment_id)
+
+    def running_here(self, host: str) -> list[tuple[str, int | None, int | None]]:
+        """(run_id, pid, start_time) of RUNNING runs whose runner was on `host`."""
+        rows = self.conn.execute(
+            "SELECT run_id, pid, start_time FROM runs WHERE status = 'RUNNING' AND host = ?",
+            (host,),
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def set_lifecycle(self, run_id: str, stage: str) -> None:
         with self._write() as conn:
             conn.execute("UPDATE runs SET lifecycle_stage = ? WHERE run_id = ?", (stage, run_id))
@@ -341,22 +361,34 @@ class SqliteStore:
         statuses: Sequence[str] | None = None,
         limit: int = 100,
         include_deleted: bool = False,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        offset: int = 0,
     ) -> list[Run]:
+        """Runs matching the filter (MLflow's grammar), newest first unless ordered otherwise."""
+        from mlrun_cli.tracking.filters import order_sql, parse_filter, parse_order_by, to_sql
+
         where: list[str] = []
         args: list[object] = []
         if experiment_ids:
-            where.append(f"experiment_id IN ({','.join('?' * len(experiment_ids))})")
+            where.append(f"runs.experiment_id IN ({','.join('?' * len(experiment_ids))})")
             args += [int(e) for e in experiment_ids]
         if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            where.append(f"runs.status IN ({','.join('?' * len(statuses))})")
             args += list(statuses)
         if not include_deleted:
-            where.append("lifecycle_stage = 'active'")
-        sql = "SELECT run_id FROM runs"
+            where.append("runs.lifecycle_stage = 'active'")
+        clauses = parse_filter(filter_string)
+        if clauses:
+            fragment, fargs = to_sql(clauses)
+            where.append(fragment)
+            args += fargs
+        order, oargs = order_sql(parse_order_by(order_by))
+        sql = "SELECT runs.run_id FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY start_time DESC, run_id LIMIT ?"
-        ids = [r[0] for r in self.conn.execute(sql, [*args, limit]).fetchall()]
+        sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
+        ids = [r[0] for r in self.conn.execute(sql, [*args, *oargs, limit, offset]).fetchall()]
         return self._load_runs(ids)
 
     def _load_runs(self, ids: Sequence[str]) -> list[Run]:
