@@ -156,6 +156,11 @@ def json_option(f: F) -> F:
     metavar="REGEX",
     help="Regex with named groups key and value (implies --capture-metrics).",
 )
+@click.option(
+    "--no-mlflow-endpoint",
+    is_flag=True,
+    help="Do not serve the loopback MLflow endpoint; leave MLFLOW_* as they are.",
+)
 @tracking_option
 @click.option("--dry-run", is_flag=True, help="Print the command; run and record nothing.")
 @json_option
@@ -171,6 +176,7 @@ def run(
     require_clean: bool,
     capture_metrics: bool,
     capture_pattern: str | None,
+    no_mlflow_endpoint: bool,
     tracking_uri: str | None,
     dry_run: bool,
     as_json: bool,
@@ -201,6 +207,7 @@ def run(
         require_clean=require_clean,
         capture_metrics=capture_metrics,
         capture_pattern=capture_pattern,
+        mlflow_endpoint=not no_mlflow_endpoint,
     )
     p = plan(req)
     if dry_run:

@@ -227,10 +227,17 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     run = store.get_run(run_id)
     artifacts = _list_artifacts(store.artifact_dir(run.run_id))
     histories = {k: store.metric_history(run.run_id, k) for k in sorted(run.metrics)}
+    models = store.run_models(run.run_id) if hasattr(store, "run_models") else []
+    inputs = store.run_inputs(run.run_id) if hasattr(store, "run_inputs") else []
     if as_json:
         data = run_to_dict(run)
         data["schema"] = "mlrun.run-detail/1"
         data["artifacts"] = artifacts
+        data["logged_models"] = [
+            {k: m[k] for k in ("model_id", "name", "status", "artifact_location", "source_run_id")}
+            for m in models
+        ]
+        data["inputs"] = inputs
         data["metric_history"] = {
             k: [
                 {"value": _json_number(m.value), "step": m.step, "timestamp": m.timestamp}
@@ -277,6 +284,25 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
         console.table("tags", ["name", "value"], other_tags)
     if artifacts:
         console.table("artifacts", ["path", "size"], [(a["path"], a["size"]) for a in artifacts])
+    if models:
+        console.table(
+            "logged models",
+            ["name", "id", "status", "path"],
+            [(m["name"], m["model_id"], m["status"], m["artifact_location"]) for m in models],
+        )
+    if inputs:
+        console.table(
+            "dataset inputs",
+            ["name", "digest", "source", "context"],
+            [(d["name"], d["digest"], d["source_type"] or "", _context(d["tags"])) for d in inputs],
+        )
+
+
+def _context(tags: Any) -> str:
+    for tag in tags or []:
+        if isinstance(tag, dict) and tag.get("key") == "mlflow.data.context":
+            return str(tag.get("value"))
+    return ""
 
 
 @runs.command("compare")

@@ -18,6 +18,7 @@ from mlrun_cli.errors import MlrunError, ProjectError, SourceError
 from mlrun_cli.params import ResolvedParams, render_command, resolve
 from mlrun_cli.project import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
 from mlrun_cli.sources import Source, apply_patch, resolve_source
+from mlrun_cli.tracking.sqlite import SqliteStore
 from mlrun_cli.tracking.store import (
     DEFAULT_EXPERIMENT_ID,
     FAILED,
@@ -51,6 +52,7 @@ class RunRequest:
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     capture_metrics: bool = False
     capture_pattern: str | None = None
+    mlflow_endpoint: bool = True  # serve a loopback MLflow endpoint (embedded store only)
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
             )
         )
         status, exit_code = FAILED, 1
+        endpoint = None
         try:
             _record_source(p, store.artifact_dir(run_id))
             t_env = time.monotonic()
@@ -351,6 +354,16 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 artifact_dir=artifacts,
                 env=env,
             )
+            if req.mlflow_endpoint and isinstance(store, SqliteStore):
+                from mlrun_cli.tracking.endpoint import Endpoint
+
+                # Bound now, served from a thread: the child needs a second or more to import
+                # mlflow, so serving costs nothing on the critical path.
+                endpoint = Endpoint(store.root, run_id, experiment_id, user)
+                endpoint.start()
+                for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+                    child_env.pop(var, None)  # basic auth would win over our token
+                child_env.update(endpoint.child_env())
             console.detail(f"run {run_id}: {p.command}")
             outcome = execute(
                 p.command,
@@ -370,7 +383,18 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 status = KILLED
             else:
                 status = FINISHED if exit_code == 0 else FAILED
+            # The child's own word counts only for an explicit KILLED or FAILED on a clean exit
+            # (its atexit hook says FINISHED even after a crash).
+            if (
+                status == FINISHED
+                and endpoint is not None
+                and endpoint.child_status in (KILLED, FAILED)
+            ):
+                status = endpoint.child_status
         finally:
+            if endpoint is not None:
+                endpoint.stop()
+                _end_nested(store, endpoint.owned - {run_id}, status)
             # Whatever happened above, the run does not stay RUNNING.
             store.set_terminated(run_id, status, int(time.time() * 1000), exit_code)
         run = store.get_run(run_id)
@@ -390,6 +414,14 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         relay.restore()
         if p is not None:
             p.source.cleanup()
+
+
+def _end_nested(store: Store, run_ids: set[str], status: str) -> None:
+    """Nested runs the child created and left RUNNING end with their parent's status."""
+    for rid in run_ids:
+        run = store.get_run(rid)
+        if run.status not in (FINISHED, FAILED, KILLED):
+            store.set_terminated(rid, status, int(time.time() * 1000), None)
 
 
 class Interrupted(MlrunError):

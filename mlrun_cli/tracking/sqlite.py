@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS tags (
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, key TEXT NOT NULL,
     value REAL,  -- NULL stands for NaN, which SQLite cannot store
-    step INTEGER NOT NULL DEFAULT 0, timestamp INTEGER NOT NULL
+    step INTEGER NOT NULL DEFAULT 0, timestamp INTEGER NOT NULL,
+    model_id TEXT, dataset_name TEXT, dataset_digest TEXT
 );
 CREATE INDEX IF NOT EXISTS metrics_by_run_key ON metrics (run_id, key, step);
 CREATE TABLE IF NOT EXISTS latest_metrics (
@@ -72,6 +73,33 @@ CREATE TABLE IF NOT EXISTS latest_metrics (
     PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS latest_metrics_by_key ON latest_metrics (key, value);
+CREATE TABLE IF NOT EXISTS logged_models (
+    model_id TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    source_run_id TEXT,
+    status TEXT NOT NULL,
+    model_type TEXT,
+    creation_time INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    artifact_location TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logged_models_by_name ON logged_models (experiment_id, name);
+CREATE TABLE IF NOT EXISTS logged_model_params (
+    model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logged_model_tags (
+    model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_inputs (
+    run_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, source_type TEXT,
+    source TEXT, schema TEXT, profile TEXT, tags TEXT,
+    PRIMARY KEY (run_id, name, digest)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_outputs (
+    run_id TEXT NOT NULL, model_id TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, model_id)
+) WITHOUT ROWID;
 """
 
 
@@ -283,7 +311,13 @@ class SqliteStore:
                     )
                     for m in metrics
                 ]
-                conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+                conn.executemany(
+                    "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (*row, m.model_id, m.dataset_name, m.dataset_digest)
+                        for row, m in zip(rows, metrics, strict=True)
+                    ],
+                )
                 # MLflow's "latest": the highest step, then the newest timestamp.
                 conn.executemany(
                     "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?) "
@@ -455,6 +489,188 @@ class SqliteStore:
             (run_id, key),
         ).fetchall()
         return [Metric(key, math.nan if v is None else v, s, t) for v, s, t in rows]
+
+    # -- MLflow 3 logged models, dataset inputs, model outputs --------------------------------
+
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str,
+        source_run_id: str | None,
+        model_type: str | None,
+        params: Mapping[str, str],
+        tags: Mapping[str, str],
+    ) -> dict[str, object]:
+        model_id = "m-" + os.urandom(16).hex()
+        location = self.root / "models" / model_id / "artifacts"
+        location.mkdir(parents=True, exist_ok=True)
+        now = _now_ms()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO logged_models VALUES (?, ?, ?, ?, 'LOGGED_MODEL_PENDING', ?, ?, ?, ?)",
+                (
+                    model_id,
+                    int(experiment_id),
+                    name,
+                    source_run_id,
+                    model_type,
+                    now,
+                    now,
+                    str(location),
+                ),
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO logged_model_params VALUES (?, ?, ?)",
+                [(model_id, k, str(v)) for k, v in params.items()],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO logged_model_tags VALUES (?, ?, ?)",
+                [(model_id, k, str(v)) for k, v in tags.items()],
+            )
+        model = self.get_logged_model(model_id)
+        assert model is not None
+        return model
+
+    def get_logged_model(self, model_id: str) -> dict[str, object] | None:
+        row = self.conn.execute(
+            "SELECT model_id, experiment_id, name, source_run_id, status, model_type, "
+            "creation_time, last_updated, artifact_location FROM logged_models WHERE model_id = ?",
+            (model_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        keys = (
+            "model_id",
+            "experiment_id",
+            "name",
+            "source_run_id",
+            "status",
+            "model_type",
+            "creation_time",
+            "last_updated",
+            "artifact_location",
+        )
+        model: dict[str, object] = dict(zip(keys, row, strict=True))
+        model["experiment_id"] = str(model["experiment_id"])
+        model["params"] = dict(
+            self.conn.execute(
+                "SELECT key, value FROM logged_model_params WHERE model_id = ?", (model_id,)
+            ).fetchall()
+        )
+        model["tags"] = dict(
+            self.conn.execute(
+                "SELECT key, value FROM logged_model_tags WHERE model_id = ?", (model_id,)
+            ).fetchall()
+        )
+        return model
+
+    def update_logged_model(
+        self, model_id: str, status: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> None:
+        with self._write() as conn:
+            if status:
+                conn.execute(
+                    "UPDATE logged_models SET status = ?, last_updated = ? WHERE model_id = ?",
+                    (status, _now_ms(), model_id),
+                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO logged_model_tags VALUES (?, ?, ?)",
+                [(model_id, k, str(v)) for k, v in (tags or {}).items()],
+            )
+
+    def search_logged_models(
+        self, experiment_ids: Sequence[str], equals: Mapping[str, str]
+    ) -> list[dict[str, object]]:
+        """Logged models of the experiments whose columns equal `equals` (name, source_run_id)."""
+        where = (
+            [f"experiment_id IN ({','.join('?' * len(experiment_ids))})"] if experiment_ids else []
+        )
+        args: list[object] = [int(e) for e in experiment_ids]
+        for column, value in equals.items():
+            if column not in ("name", "source_run_id", "status", "model_id", "model_type"):
+                raise TrackingError(f"cannot search logged models by {column!r}")
+            where.append(f"{column} = ?")
+            args.append(value)
+        sql = "SELECT model_id FROM logged_models"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY creation_time DESC"
+        found = []
+        for (mid,) in self.conn.execute(sql, args).fetchall():
+            model = self.get_logged_model(mid)
+            if model is not None:
+                found.append(model)
+        return found
+
+    def log_inputs(self, run_id: str, datasets: Sequence[Mapping[str, object]]) -> None:
+        import json
+
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO run_inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        str(d.get("name") or ""),
+                        str(d.get("digest") or ""),
+                        d.get("source_type"),
+                        d.get("source"),
+                        d.get("schema"),
+                        d.get("profile"),
+                        json.dumps(d.get("tags") or []),
+                    )
+                    for d in datasets
+                ],
+            )
+
+    def run_inputs(self, run_id: str) -> list[dict[str, object]]:
+        import json
+
+        rows = self.conn.execute(
+            "SELECT name, digest, source_type, source, schema, profile, tags FROM run_inputs "
+            "WHERE run_id = ? ORDER BY name",
+            (run_id,),
+        ).fetchall()
+        return [
+            {
+                "name": r[0],
+                "digest": r[1],
+                "source_type": r[2],
+                "source": r[3],
+                "schema": r[4],
+                "profile": r[5],
+                "tags": json.loads(r[6] or "[]"),
+            }
+            for r in rows
+        ]
+
+    def log_outputs(self, run_id: str, models: Sequence[tuple[str, int]]) -> None:
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO run_outputs VALUES (?, ?, ?)",
+                [(run_id, mid, step) for mid, step in models],
+            )
+
+    def run_outputs(self, run_id: str) -> list[tuple[str, int]]:
+        return [
+            (r[0], r[1])
+            for r in self.conn.execute(
+                "SELECT model_id, step FROM run_outputs WHERE run_id = ? ORDER BY model_id",
+                (run_id,),
+            ).fetchall()
+        ]
+
+    def run_models(self, run_id: str) -> list[dict[str, object]]:
+        """Logged models of a run: created by it, or named as its outputs."""
+        ids = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT model_id FROM logged_models WHERE source_run_id = ? "
+                "UNION SELECT model_id FROM run_outputs WHERE run_id = ?",
+                (run_id, run_id),
+            ).fetchall()
+        ]
+        return [m for m in (self.get_logged_model(i) for i in sorted(ids)) if m is not None]
 
     # -- files -------------------------------------------------------------------------------
 

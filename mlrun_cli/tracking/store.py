@@ -37,6 +37,9 @@ class Metric:
     value: float
     step: int = 0
     timestamp: int = 0  # milliseconds since the epoch
+    model_id: str | None = None  # MLflow 3 links a metric to a logged model and a dataset
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.value, float):
