@@ -225,7 +225,10 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     """Show one run (a unique id prefix is enough)."""
     store = _store(tracking_uri)
     run = store.get_run(run_id)
-    artifacts = _list_artifacts(store.artifact_dir(run.run_id))
+    remote_list = getattr(store, "list_artifacts", None)
+    artifacts = (
+        remote_list(run.run_id) if remote_list else _list_artifacts(store.artifact_dir(run.run_id))
+    )
     histories = {k: store.metric_history(run.run_id, k) for k in sorted(run.metrics)}
     models = store.run_models(run.run_id) if hasattr(store, "run_models") else []
     inputs = store.run_inputs(run.run_id) if hasattr(store, "run_inputs") else []
@@ -385,6 +388,22 @@ def runs_delete(run_ids: Sequence[str], tracking_uri: str | None, as_json: bool)
 def runs_restore(run_ids: Sequence[str], tracking_uri: str | None, as_json: bool) -> None:
     """Bring deleted runs back."""
     _set_stage(run_ids, "active", tracking_uri, as_json)
+
+
+@runs.command("sync")
+@tracking_option
+def runs_sync(tracking_uri: str | None) -> None:
+    """Send what could not reach the MLflow server during runs (kept on disk meanwhile)."""
+    store = _store(tracking_uri)
+    sync = getattr(store, "sync", None)
+    if sync is None:
+        console.info(f"{store.uri} is a local store; nothing to sync")
+        return
+    done = sync()
+    console.info(
+        f"synced {len(done)} run{'s' if len(done) != 1 else ''}"
+        + (f": {', '.join(d[:8] for d in done)}" if done else "")
+    )
 
 
 def _list_artifacts(root: Path) -> list[dict[str, Any]]:

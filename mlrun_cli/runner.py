@@ -288,7 +288,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         user = _user()
         run_id = os.urandom(16).hex()
         run_name = req.run_name or f"{p.entry.name}-{run_id[:8]}"
-        store.create_run(
+        run_id = store.create_run(
             NewRun(
                 run_id=run_id,
                 experiment_id=experiment_id,
@@ -301,7 +301,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 pid=os.getpid(),
                 host=os.uname().nodename,
             )
-        )
+        ).run_id  # a server store assigns its own id
         status, exit_code = FAILED, 1
         endpoint = None
         try:
@@ -349,7 +349,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 os.environ,
                 run_id=run_id,
                 experiment_id=experiment_id,
-                tracking_uri=str(store.uri),
+                tracking_uri=str(getattr(store, "shown", store.uri)),
                 run_dir=run_dir,
                 artifact_dir=artifacts,
                 env=env,
@@ -364,6 +364,15 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
                     child_env.pop(var, None)  # basic auth would win over our token
                 child_env.update(endpoint.child_env())
+            elif not isinstance(store, SqliteStore):
+                # An MLflow server: the child's mlflow client resumes our run there directly.
+                child_env.update(
+                    {
+                        "MLFLOW_TRACKING_URI": str(getattr(store, "shown", store.uri)),
+                        "MLFLOW_RUN_ID": run_id,
+                        "MLFLOW_EXPERIMENT_ID": experiment_id,
+                    }
+                )
             console.detail(f"run {run_id}: {p.command}")
             outcome = execute(
                 p.command,
@@ -395,19 +404,27 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
             if endpoint is not None:
                 endpoint.stop()
                 _end_nested(store, endpoint.owned - {run_id}, status)
+            upload = getattr(store, "upload_artifacts", None)
+            if upload is not None:
+                upload(run_id)
             # Whatever happened above, the run does not stay RUNNING.
             store.set_terminated(run_id, status, int(time.time() * 1000), exit_code)
-        run = store.get_run(run_id)
+        try:
+            run = store.get_run(run_id)
+            params, metrics = dict(run.params), {k: m.value for k, m in run.metrics.items()}
+        except MlrunError:
+            # A server store that went away: what the run recorded is spooled; report it anyway.
+            params, metrics = dict(p.params.all), {}
         return RunResult(
             run_id=run_id,
             experiment_id=experiment_id,
             status=status,
             exit_code=exit_code,
             command=p.command,
-            params=dict(run.params),
-            metrics={k: m.value for k, m in run.metrics.items()},
+            params=params,
+            metrics=metrics,
             env=env,
-            tracking_uri=str(store.uri),
+            tracking_uri=str(getattr(store, "shown", store.uri)),
             timings={"env_s": round(t_env, 3), "total_s": round(time.monotonic() - t0, 3)},
         )
     finally:

@@ -142,11 +142,17 @@ _MLFLOW_SCHEMES = {
 
 
 def resolve_tracking_uri(explicit: str | None) -> str:
-    """`--tracking-uri` > ``MLRUN_TRACKING_URI`` > the embedded store in ``./.mlrun``."""
+    """`--tracking-uri` > ``MLRUN_TRACKING_URI`` > an http(s) ``MLFLOW_TRACKING_URI`` > the
+    embedded store in ``./.mlrun``."""
     from mlrun_cli.paths import default_store_dir
 
-    uri = explicit or os.environ.get("MLRUN_TRACKING_URI") or str(default_store_dir())
-    return uri
+    uri = explicit or os.environ.get("MLRUN_TRACKING_URI")
+    if uri:
+        return uri
+    mlflow_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    if mlflow_uri.lower().startswith(("http://", "https://")):
+        return mlflow_uri  # a team's MLflow server; any other MLFLOW_TRACKING_URI is the child's
+    return str(default_store_dir())
 
 
 def open_store(uri: str) -> Store:
@@ -164,10 +170,9 @@ def open_store(uri: str) -> Store:
                 "those with --tracking-uri"
             )
         if scheme in ("http", "https"):
-            raise TrackingError(
-                f"tracking URI {uri!r}: MLflow tracking servers are not supported by this "
-                "version; use a store directory such as ./.mlrun"
-            )
+            from mlrun_cli.tracking.mlflow_rest import MlflowRestStore
+
+            return MlflowRestStore(uri)
         raise TrackingError(
             f"tracking URI {uri!r}: unknown scheme {scheme!r}; use a store directory "
             "(./.mlrun or mlrun:///abs/path)"
