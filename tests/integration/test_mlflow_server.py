@@ -89,7 +89,7 @@ class Server:
                 "--workers",
                 "1",
             ],
-            stdout=open(self.root / "server.log", "ab"),
+            stdout=open(self.root / "server.log", "ab"),  # noqa: SIM115 - the server owns it
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
