@@ -45,3 +45,73 @@ def report(label: str, values: Sequence[float]) -> None:
     print(
         f"{label:<48} median {median(values) * 1000:8.1f} ms  (min {min(values) * 1000:.1f}, n={len(values)})"
     )
+
+
+def compile_package() -> None:
+    """Compile mlrun_cli's bytecode, as a wheel install has it (an editable checkout under
+    PYTHONDONTWRITEBYTECODE would recompile every module on every start)."""
+    import compileall
+
+    import mlrun_cli
+
+    compileall.compile_dir(Path(mlrun_cli.__file__).parent, quiet=1)
+
+
+def mlflow_venv_dir() -> Path:
+    """MLFLOW_VENV, else the test suite's MLflow virtualenv (built on first use)."""
+    import sys
+
+    venv = Path(os.environ.get("MLFLOW_VENV") or "")
+    if (venv / "bin" / "mlflow").exists():
+        return venv
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.integration.mlflow_venvs import mlflow_venv
+
+    return mlflow_venv("full")
+
+
+def start_mlflow_server(venv: Path, root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `mlflow server` (SQLite backend, artifact proxy) on a free port, ready to serve."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            str(venv / "bin" / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "mlflow-artifacts"),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(uri + "/health", timeout=2).read()
+            return server, uri
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_server(server)
+                raise SystemExit("mlflow server did not start") from None
+            time.sleep(0.3)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)

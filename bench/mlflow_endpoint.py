@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, report, time_command
+from _common import (
+    compile_package,
+    median,
+    mlflow_venv_dir,
+    report,
+    start_mlflow_server,
+    stop_server,
+    time_command,
+)
 
 CHILD = """
 import mlflow, time, sys
@@ -32,28 +38,13 @@ print(f"LOGGED {time.perf_counter() - t:.3f}")
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--metrics", type=int, default=2000)
     args = parser.parse_args()
-    import compileall
-
-    import mlrun_cli
-
-    compileall.compile_dir(Path(mlrun_cli.__file__).parent, quiet=1)
-    venv = Path(os.environ.get("MLFLOW_VENV") or "")
-    if not (venv / "bin" / "mlflow").exists():
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.integration.mlflow_venvs import mlflow_venv
-
-        venv = mlflow_venv("full")
+    compile_package()
+    venv = mlflow_venv_dir()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         proj = root / "proj"
@@ -95,41 +86,13 @@ def main() -> None:
                 cwd=root,
             )
             ours.append(child_seconds(proc))
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                str(venv / "bin" / "mlflow"),
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{root / 'mlflow.db'}",
-                "--default-artifact-root",
-                str(root / "mlflow-artifacts"),
-                "--workers",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
+        server, uri = start_mlflow_server(venv, root)
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("mlflow server did not start") from None
-                    time.sleep(0.5)
             theirs = []
             for _ in range(3):
                 script = (
                     "import mlflow, subprocess, sys\n"
-                    f"mlflow.set_tracking_uri('http://127.0.0.1:{port}')\n"
+                    f"mlflow.set_tracking_uri('{uri}')\n"
                     "with mlflow.start_run() as r:\n"
                     "    pass\n"
                     "print(r.info.run_id)\n"
@@ -150,14 +113,13 @@ def main() -> None:
                     text=True,
                     env={
                         **env,
-                        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}",
+                        "MLFLOW_TRACKING_URI": uri,
                         "MLFLOW_RUN_ID": rid,
                     },
                 )
                 theirs.append(child_seconds(proc))
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
         report(f"{args.metrics} log_metric calls, our endpoint", ours)
         report(f"{args.metrics} log_metric calls, mlflow server", theirs)
         print(f"our endpoint is {median(theirs) / median(ours):.1f}x faster (target >= 2x)")

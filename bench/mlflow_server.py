@@ -10,72 +10,35 @@ test suite's).
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, report, time_command
+from _common import (
+    compile_package,
+    median,
+    mlflow_venv_dir,
+    report,
+    start_mlflow_server,
+    stop_server,
+    time_command,
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=10)
     args = parser.parse_args()
-    import compileall
-
-    import mlrun_cli
-
-    compileall.compile_dir(Path(mlrun_cli.__file__).parent, quiet=1)
-    venv = Path(os.environ.get("MLFLOW_VENV") or "")
-    if not (venv / "bin" / "mlflow").exists():
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from tests.integration.mlflow_venvs import mlflow_venv
-
-        venv = mlflow_venv("full")
+    compile_package()
+    venv = mlflow_venv_dir()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         proj = root / "proj"
         proj.mkdir()
         (proj / "MLproject").write_text("name: b\nentry_points:\n  noop:\n    command: 'true'\n")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        uri = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen(
-            [
-                str(venv / "bin" / "mlflow"),
-                "server",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{root / 'mlflow.db'}",
-                "--artifacts-destination",
-                str(root / "artifacts"),
-                "--workers",
-                "1",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        server, uri = start_mlflow_server(venv, root)
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(uri + "/health", timeout=2).read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("mlflow server did not start") from None
-                    time.sleep(0.3)
             env = {"MLRUN_CACHE_DIR": str(root / "cache")}
             base = time_command([sys.executable, "-c", "pass"], repeat=args.repeat)
             ours = time_command(
@@ -112,8 +75,7 @@ def main() -> None:
                 warmup=1,
             )
         finally:
-            os.killpg(server.pid, 15)
-            server.wait(timeout=30)
+            stop_server(server)
         report("python -c pass", base)
         report("mlrun run -e noop (MLflow server store)", ours)
         report("mlflow run -e noop (same server)", theirs)

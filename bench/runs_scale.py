@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, report, time_command
+from _common import compile_package, median, report, time_command
 
 
 def generate(root: Path, runs: int, points: int) -> None:
@@ -80,11 +80,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    import compileall
-
-    import mlrun_cli
-
-    compileall.compile_dir(Path(mlrun_cli.__file__).parent, quiet=1)
+    compile_package()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "store"
         t = time.perf_counter()

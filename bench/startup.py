@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, report, time_command
+from _common import compile_package, median, report, time_command
 
 MLPROJECT = "name: bench\nentry_points:\n  noop:\n    command: 'true'\n"
 
@@ -26,13 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    # A wheel install has bytecode compiled by pip; an editable checkout under
-    # PYTHONDONTWRITEBYTECODE would recompile every module on every start. Measure the former.
-    import compileall
-
-    import mlrun_cli
-
-    compileall.compile_dir(Path(mlrun_cli.__file__).parent, quiet=1)
+    compile_package()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         project = root / "proj"

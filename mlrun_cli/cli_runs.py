@@ -13,6 +13,7 @@ import click
 from mlrun_cli import console
 from mlrun_cli.cli import json_option, tracking_option
 from mlrun_cli.errors import TrackingError
+from mlrun_cli.tracking.mlflow_messages import json_number
 
 SPARKS = "▁▂▃▄▅▆▇█"
 
@@ -91,21 +92,11 @@ def run_to_dict(run: Any) -> dict[str, Any]:
         "artifact_uri": run.artifact_uri,
         "params": dict(run.params),
         "metrics": {
-            k: {"value": _json_number(m.value), "step": m.step, "timestamp": m.timestamp}
+            k: {"value": json_number(m.value), "step": m.step, "timestamp": m.timestamp}
             for k, m in run.metrics.items()
         },
         "tags": dict(run.tags),
     }
-
-
-def _json_number(v: float) -> float | str:
-    import math
-
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "Infinity" if v > 0 else "-Infinity"
-    return v
 
 
 def _experiment_ids(store: Any, ids: Sequence[str], name: str | None) -> list[str]:
@@ -243,8 +234,7 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
         data["inputs"] = inputs
         data["metric_history"] = {
             k: [
-                {"value": _json_number(m.value), "step": m.step, "timestamp": m.timestamp}
-                for m in h
+                {"value": json_number(m.value), "step": m.step, "timestamp": m.timestamp} for m in h
             ]
             for k, h in histories.items()
         }

@@ -53,7 +53,8 @@ def file_uri(path: Path | str) -> str:
     return Path(path).absolute().as_uri()
 
 
-def _number(value: float) -> float | str:
+def json_number(value: float) -> float | str:
+    """A float as JSON can carry it: NaN and infinities as MLflow's strings."""
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -64,7 +65,7 @@ def _number(value: float) -> float | str:
 def metric_to_json(m: Metric) -> dict[str, Any]:
     out: dict[str, Any] = {
         "key": m.key,
-        "value": _number(m.value),
+        "value": json_number(m.value),
         "timestamp": m.timestamp,
         "step": m.step,
     }
