@@ -89,3 +89,25 @@ def test_stop_leaves_no_thread_or_socket(tmp_path: Path) -> None:
     assert threading.active_count() == before
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", ep.port), timeout=2)
+
+
+def test_metrics_keep_model_and_dataset_ids(endpoint: Endpoint) -> None:
+    body = {
+        "run_id": "a" * 32,
+        "key": "acc",
+        "value": 0.9,
+        "timestamp": 5,
+        "step": 2,
+        "model_id": "m-1",
+        "dataset_name": "iris",
+        "dataset_digest": "abc",
+    }
+    assert call(endpoint, "POST", "runs/log-metric", body)[0] == 200
+    (m,) = endpoint.store.metric_history("a" * 32, "acc")
+    assert (m.step, m.timestamp) == (2, 5)
+    row = endpoint.store.conn.execute(
+        "SELECT model_id, dataset_name, dataset_digest FROM metrics WHERE key = 'acc'"
+    ).fetchone()
+    assert row == ("m-1", "iris", "abc")
+    _, data = call(endpoint, "GET", f"metrics/get-history?run_id={'a' * 32}&metric_key=acc")
+    assert data["metrics"][0]["model_id"] == "m-1"

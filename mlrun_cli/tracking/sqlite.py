@@ -484,11 +484,14 @@ class SqliteStore:
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         rows = self.conn.execute(
-            "SELECT value, step, timestamp FROM metrics WHERE run_id = ? AND key = ? "
-            "ORDER BY step, timestamp, rowid",
+            "SELECT value, step, timestamp, model_id, dataset_name, dataset_digest FROM metrics "
+            "WHERE run_id = ? AND key = ? ORDER BY step, timestamp, rowid",
             (run_id, key),
         ).fetchall()
-        return [Metric(key, math.nan if v is None else v, s, t) for v, s, t in rows]
+        return [
+            Metric(key, math.nan if v is None else v, s, t, m, dn, dd)
+            for v, s, t, m, dn, dd in rows
+        ]
 
     # -- MLflow 3 logged models, dataset inputs, model outputs --------------------------------
 
