@@ -55,6 +55,20 @@ def info(text: str) -> None:
         _line(sys.stderr, "", "", text)
 
 
+def progress(text: str) -> None:
+    """A status line that rewrites itself on a terminal; nothing when stderr is not one."""
+    if not _State.quiet and sys.stderr.isatty():
+        sys.stderr.write(f"\r\x1b[K{text}")
+        sys.stderr.flush()
+
+
+def progress_done() -> None:
+    """Clear the status line left by `progress`."""
+    if not _State.quiet and sys.stderr.isatty():
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()
+
+
 def detail(text: str) -> None:
     """A line shown only with -v."""
     if _State.verbose and not _State.quiet:

@@ -26,7 +26,8 @@ from mlrun_cli.project import Project
 _PIP_INSTALLED = re.compile(r"^Successfully installed (.+)$")
 _UV_INSTALLED = re.compile(r"^Installed (\d+) packages?")
 # Installer lines worth showing live during a cold build (uv's summaries, pip's downloads).
-_PROGRESS = re.compile(r"^(Resolved \d+ packages?|Prepared \d+ packages?|Collecting \S+)")
+_SUMMARY = re.compile(r"^(Resolved \d+ packages?|Prepared \d+ packages?)")
+_COLLECTING = re.compile(r"^Collecting (\S+)")
 
 
 def project_spec(project: Project) -> PythonEnvSpec:
@@ -165,10 +166,17 @@ class VirtualenvManager:
         requirements.write_text("\n".join(lines) + "\n")
         count = [0]
 
+        collected: list[str] = []
+
         def on_line(line: str) -> None:
-            progress = _PROGRESS.match(line.strip())
-            if progress:
-                console.info(f"    {progress.group(1)[0].lower()}{progress.group(1)[1:]}")
+            summary = _SUMMARY.match(line.strip())
+            if summary:
+                console.info(f"    {summary.group(1)[0].lower()}{summary.group(1)[1:]}")
+            collecting = _COLLECTING.match(line.strip())
+            if collecting:
+                # pip names each package as it resolves: one live line with the count.
+                collected.append(collecting.group(1))
+                console.progress(f"    collecting packages: {len(collected)} ({collected[-1]})")
             m = _PIP_INSTALLED.match(line.strip()) or _UV_INSTALLED.match(line.strip())
             if m:
                 count[0] += int(m.group(1)) if m.group(1).isdigit() else len(m.group(1).split())
@@ -203,6 +211,10 @@ class VirtualenvManager:
                     *items,
                 ]
             log.run(argv, step=f"installing {what}", cwd=project_dir, env=env, on_line=on_line)
+            console.progress_done()
+            if collected:
+                console.info(f"    collected {len(collected)} packages")
+                collected.clear()
         if uv is not None:
             freeze = log.run(
                 [uv, "pip", "freeze", "--python", str(python)], step="listing packages", env=env
