@@ -276,3 +276,45 @@ def test_runs_show_displays_provenance(mlrun: Mlrun, bare: str, isolated: Path) 
     text = mlrun("runs", "show", run.run_id).stdout
     assert f"commit      {run.tags['mlflow.source.git.commit']}" in text
     assert f"repository  {bare}" in text
+
+
+def test_checkout_includes_submodules(mlrun: Mlrun, tmp_path: Path, isolated: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "value.txt").write_text("from-submodule\n")
+    sh("init", "-q", "-b", "main", cwd=lib)
+    sh("add", ".", cwd=lib)
+    sh("commit", "-qm", "lib", cwd=lib)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "MLproject").write_text(
+        'entry_points:\n  main:\n    command: "python -c \'print(open(\\"lib/value.txt\\").read())\'"\n'
+    )
+    sh("init", "-q", "-b", "main", cwd=app)
+    sh(
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        f"file://{lib}",
+        "lib",
+        cwd=app,
+    )
+    sh("add", ".", cwd=app)
+    sh("commit", "-qm", "app", cwd=app)
+    bare = tmp_path / "app.git"
+    subprocess.run(["git", "clone", "-q", "--bare", str(app), str(bare)], check=True)
+    proc = mlrun(
+        "run",
+        f"file://{bare}",
+        "--version",
+        "main",
+        env={
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "protocol.file.allow",
+            "GIT_CONFIG_VALUE_0": "always",
+        },
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("from-submodule")
