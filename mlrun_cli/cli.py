@@ -23,6 +23,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "envs": "mlrun_cli.cli_envs:envs",
     "rerun": "mlrun_cli.cli_rerun:rerun",
     "experiments": "mlrun_cli.cli_experiments:experiments",
+    "sweep": "mlrun_cli.cli_sweep:sweep",
+    "_trial": "mlrun_cli.cli_sweep:trial",
 }
 
 

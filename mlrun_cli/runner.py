@@ -53,6 +53,7 @@ class RunRequest:
     capture_metrics: bool = False
     capture_pattern: str | None = None
     mlflow_endpoint: bool = True  # serve a loopback MLflow endpoint (embedded store only)
+    adopt_run_id: str | None = None  # execute this already-created run (a sweep's trial)
 
 
 @dataclass(frozen=True)
@@ -286,22 +287,31 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
         store = open_store(uri)
         experiment_id = _experiment_id(store, req)
         user = _user()
-        run_id = os.urandom(16).hex()
+        run_id = req.adopt_run_id or os.urandom(16).hex()
         run_name = req.run_name or f"{p.entry.name}-{run_id[:8]}"
-        run_id = store.create_run(
-            NewRun(
-                run_id=run_id,
-                experiment_id=experiment_id,
-                name=run_name,
-                user=user,
-                command=p.command,
-                params=p.params.all,
-                tags={**_tags(p, p.env_manager, user, run_name), **req.extra_tags},
-                start_time=int(time.time() * 1000),
-                pid=os.getpid(),
-                host=os.uname().nodename,
+        tags = {**_tags(p, p.env_manager, user, run_name), **req.extra_tags}
+        if req.adopt_run_id is not None and isinstance(store, SqliteStore):
+            # A sweep created this run SCHEDULED and claimed it; this process now holds it.
+            store.adopt_run(
+                run_id, os.getpid(), os.uname().nodename, int(time.time() * 1000), p.command
             )
-        ).run_id  # a server store assigns its own id
+            tags.pop("mlflow.runName", None)
+            store.log_batch(run_id, params=p.params.all, tags=tags)
+        else:
+            run_id = store.create_run(
+                NewRun(
+                    run_id=run_id,
+                    experiment_id=experiment_id,
+                    name=run_name,
+                    user=user,
+                    command=p.command,
+                    params=p.params.all,
+                    tags=tags,
+                    start_time=int(time.time() * 1000),
+                    pid=os.getpid(),
+                    host=os.uname().nodename,
+                )
+            ).run_id  # a server store assigns its own id
         status, exit_code = FAILED, 1
         endpoint = None
         try:

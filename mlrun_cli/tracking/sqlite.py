@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS tags (
     run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     PRIMARY KEY (run_id, key)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_key_value ON tags (key, value);
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL, key TEXT NOT NULL,
     value REAL,  -- NULL stands for NaN, which SQLite cannot store
@@ -327,6 +328,79 @@ class SqliteStore:
                     "latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
                     rows,
                 )
+
+    def create_runs(self, news: Sequence[NewRun]) -> None:
+        """Create many runs (a sweep's trials) in one transaction."""
+        with self._write() as conn:
+            for new in news:
+                conn.execute(
+                    "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user, "
+                    "command, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        new.run_id,
+                        int(new.experiment_id),
+                        new.name,
+                        new.status,
+                        new.start_time,
+                        new.user,
+                        new.command,
+                        new.pid,
+                        new.host,
+                    ),
+                )
+                conn.executemany(
+                    "INSERT INTO params VALUES (?, ?, ?)",
+                    [(new.run_id, k, str(v)) for k, v in new.params.items()],
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
+                    [(new.run_id, k, str(v)) for k, v in new.tags.items()],
+                )
+        for new in news:
+            self.artifact_dir(new.run_id).mkdir(parents=True, exist_ok=True)
+
+    def tagged(self, key: str, value: str) -> list[str]:
+        """Ids of runs with tag `key` = `value`."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT run_id FROM tags WHERE key = ? AND value = ?", (key, value)
+            ).fetchall()
+        ]
+
+    def claim_trial(
+        self, sweep_id: str, statuses: Sequence[str], pid: int, host: str
+    ) -> str | None:
+        """Atomically take the lowest-index trial of `sweep_id` in `statuses`: it becomes RUNNING.
+
+        Two processes claiming at once never get the same trial (one write transaction).
+        """
+        marks = ",".join("?" * len(statuses))
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT r.run_id FROM runs r "
+                "JOIN tags t ON t.run_id = r.run_id AND t.key = 'mlrun.sweep.id' AND t.value = ? "
+                "JOIN tags i ON i.run_id = r.run_id AND i.key = 'mlrun.sweep.index' "
+                f"WHERE r.status IN ({marks}) ORDER BY CAST(i.value AS INTEGER) LIMIT 1",
+                (sweep_id, *statuses),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE runs SET status = 'RUNNING', pid = ?, host = ?, end_time = NULL, "
+                "exit_code = NULL WHERE run_id = ?",
+                (pid, host, row[0]),
+            )
+            return str(row[0])
+
+    def adopt_run(self, run_id: str, pid: int, host: str, start_time: int, command: str) -> None:
+        """A claimed run is now executed by process `pid`: the lease moves to it."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'RUNNING', pid = ?, host = ?, start_time = ?, command = ? "
+                "WHERE run_id = ?",
+                (pid, host, start_time, command, run_id),
+            )
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:

@@ -1,0 +1,339 @@
+"""Sweeps with real processes: concurrency, failures, signals, crashes and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlrun_cli.tracking.sqlite import SqliteStore
+from tests.conftest import write_project
+
+MLPROJECT = """
+name: s
+entry_points:
+  main:
+    parameters:
+      x: float
+      sleep: {type: float, default: 0}
+      fail: {type: string, default: "no"}
+    command: "python t.py {x} {sleep} {fail}"
+"""
+
+TRIAL = """
+import os, sys, time
+from mlrun_cli import tracking
+x, sleep, fail = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
+open(f"started-{sys.argv[1]}", "a").write(f"{os.getpid()} {os.getpgid(0)}\\n")
+time.sleep(sleep)
+if fail == "yes" or (fail == "odd" and int(x) % 2):
+    sys.exit(4)
+tracking.log_metric("score", -(x - 3) ** 2)
+open("finished.log", "a").write(sys.argv[1] + "\\n")
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path / "p", MLPROJECT, {"t.py": TRIAL})
+
+
+def sweep(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mlrun_cli", "sweep", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlrun_cli", "sweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def summary(ref: str) -> dict[str, Any]:
+    proc = sweep("show", ref, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def the_sweep() -> str:
+    data = json.loads(sweep("list", "--json").stdout)
+    assert len(data["sweeps"]) == 1
+    return str(data["sweeps"][0]["run_id"])
+
+
+def live_in_group(pgid: int) -> bool:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def test_grid_in_parallel_with_best(project: Path, isolated: Path) -> None:
+    t0 = time.monotonic()
+    proc = sweep(
+        str(project), "-P", "x=[2,4]", "-P", "sleep=1", "-j", "2", "--metric", "score", "--json"
+    )
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stderr
+    assert elapsed < 1.9, elapsed  # two 1 s trials at once
+    data = json.loads(proc.stdout)
+    assert data["schema"] == "mlrun.sweep/1"
+    assert data["counts"] == {"FINISHED": 2}
+    assert data["best"]["value"] == -1.0
+    parent = SqliteStore(isolated / ".mlrun").get_run(data["sweep"]["run_id"])
+    assert parent.tags["mlrun.sweep"] == "true"
+    assert parent.tags["mlrun.sweep.best_run"] == data["best"]["run_id"]
+    assert parent.metrics["best_score"].value == -1.0
+    trial = SqliteStore(isolated / ".mlrun").get_run(data["trials"][0]["run_id"])
+    assert trial.tags["mlflow.parentRunId"] == parent.run_id
+    assert trial.params["x"] in ("2", "4") and trial.tags["mlrun.sweep.id"] == parent.run_id
+
+
+def test_failures_continue_or_stop(project: Path, isolated: Path) -> None:
+    proc = sweep(str(project), "-P", "x=[1,2,3,4]", "-P", "fail=odd")
+    assert proc.returncode == 1
+    assert "failed trials: 0" in proc.stderr and ", 2 (" in proc.stderr
+    assert summary(the_sweep())["counts"] == {"FAILED": 2, "FINISHED": 2}
+    proc = sweep(str(project), "-P", "x=[1,2,3,4]", "-P", "fail=yes", "--fail-fast", "--name", "ff")
+    assert proc.returncode == 1
+    data = json.loads(sweep("show", "ff", "--json").stdout)
+    assert data["counts"] == {"FAILED": 1, "SCHEDULED": 3}
+
+
+def test_sigint_kills_running_trials_and_leaves_nothing(project: Path, isolated: Path) -> None:
+    proc = start(str(project), "-P", "x=[1,2,3,4]", "-P", "sleep=60", "-j", "2")
+    deadline = time.monotonic() + 60
+    while len(list(project.glob("started-*"))) < 2:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.1)
+    groups = [int(p.read_text().split()[1]) for p in project.glob("started-*")]
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not any(live_in_group(g) for g in groups)
+    data = summary(the_sweep())
+    assert data["counts"] == {"KILLED": 2, "SCHEDULED": 2}
+    assert data["sweep"]["status"] == "KILLED"
+
+
+def test_kill_9_then_resume_runs_each_trial_once(project: Path, isolated: Path) -> None:
+    proc = start(str(project), "-P", "x=[1,2,3]", "-P", "sleep=1.5", "--metric", "score")
+    deadline = time.monotonic() + 60
+    while not list(project.glob("started-*")):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.3)
+    # The runner dies; its trial process goes on or dies with it: kill the trial too, as a crash would.
+    _, pgid = map(int, next(project.glob("started-*")).read_text().split())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                if b"_trial" in (p / "cmdline").read_bytes():
+                    os.kill(int(p.name), signal.SIGKILL)
+            except OSError:
+                pass
+    os.killpg(pgid, signal.SIGKILL)
+    time.sleep(0.3)
+    ref = the_sweep()
+    resumed = sweep("resume", ref)
+    assert resumed.returncode == 0, resumed.stderr
+    data = summary(ref)
+    assert data["counts"] == {"FINISHED": 3}
+    lost = [t for t in data["trials"] if t["lost"]]
+    assert len(lost) == 1  # marked LOST (KILLED + mlrun.lost), then run again
+    assert sorted((project / "finished.log").read_text().split()) == ["1", "2", "3"]  # once each
+    again = sweep("resume", ref)
+    assert again.returncode == 2
+    assert "is finished: nothing to resume" in again.stderr
+
+
+def test_changed_spec_is_refused_unless_forced(tmp_path: Path, isolated: Path) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    project = write_project(tmp_path / "g", MLPROJECT, {"t.py": TRIAL})
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "."], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=project, check=True)
+    proc = sweep(str(project), "-P", "x=[1,2]", "--fail-fast", "-P", "fail=yes")
+    assert proc.returncode == 1
+    ref = the_sweep()
+    (project / "t.py").write_text(TRIAL.replace("sys.exit(4)", "sys.exit(5)"))
+    refused = sweep("resume", ref)
+    assert refused.returncode == 2
+    assert "was planned on other sources (patch_sha: None -> " in refused.stderr
+    forced = sweep("resume", ref, "--force", "--retry-failed")
+    assert forced.returncode == 1  # both trials ran (and failed, as fail=yes says)
+
+
+def test_two_concurrent_resumes_never_share_a_trial(project: Path, isolated: Path) -> None:
+    proc = sweep(
+        str(project),
+        "-P",
+        "x=range(0,6,1)",
+        "-P",
+        "sleep=0.3",
+        "--max-failures",
+        "1",
+        "-P",
+        "fail=yes",
+    )
+    assert proc.returncode == 1
+    ref = the_sweep()
+    (project / "MLproject").write_text(MLPROJECT)  # unchanged: nothing to refuse
+    for p in project.glob("started-*"):
+        p.unlink()
+    a, b = start("resume", ref, "--retry-failed"), start("resume", ref, "--retry-failed")
+    a.communicate(timeout=120)
+    b.communicate(timeout=120)
+    starts = sum(len(p.read_text().splitlines()) for p in project.glob("started-*"))
+    assert starts == 6  # every trial ran exactly once across both resumes
+    assert summary(ref)["counts"] == {"FAILED": 6}
+
+
+def test_eight_jobs_on_a_new_store(project: Path, isolated: Path) -> None:
+    proc = sweep(str(project), "-P", "x=range(0,8,1)", "-j", "8", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"] == {"FINISHED": 8}
+
+
+def test_retyping_an_unfinished_sweep_says_how_to_resume(project: Path, isolated: Path) -> None:
+    sweep(str(project), "-P", "x=[1,2]", "-P", "fail=yes", "--fail-fast")
+    ref = the_sweep()
+    again = sweep(str(project), "-P", "x=[1,2]", "-P", "fail=yes", "--fail-fast")
+    assert again.returncode == 2
+    assert f"resume it with 'mlrun sweep resume {ref[:8]}'" in again.stderr
+
+
+def test_random_sweeps_are_reproducible(project: Path, isolated: Path) -> None:
+    a = json.loads(
+        sweep(
+            str(project), "-P", "x=uniform(0,10)", "-n", "4", "--seed", "7", "--dry-run", "--json"
+        ).stdout
+    )
+    b = json.loads(
+        sweep(
+            str(project), "-P", "x=uniform(0,10)", "-n", "4", "--seed", "7", "--dry-run", "--json"
+        ).stdout
+    )
+    assert a["trials"] == b["trials"] and len(a["trials"]) == 4
+    assert not (isolated / ".mlrun").exists()  # dry runs record nothing
+
+
+def test_skip_existing_links_finished_runs(tmp_path: Path, isolated: Path) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    project = write_project(
+        tmp_path / "g", MLPROJECT, {"t.py": TRIAL, ".gitignore": "started-*\nfinished.log\n"}
+    )
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "."], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=project, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "mlrun_cli", "run", str(project), "-P", "x=2"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    proc = sweep(str(project), "-P", "x=[2,3]", "--skip-existing", "--json")
+    assert proc.returncode == 0, proc.stderr
+    trials = {t["params"]["x"]: t for t in json.loads(proc.stdout)["trials"]}
+    assert trials["2"]["linked_run"] is not None and trials["3"]["linked_run"] is None
+    assert (project / "finished.log").read_text().split() == [
+        "2",
+        "3",
+    ]  # x=2 ran once, by `mlrun run`
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-P", "nope=[1,2]"], "has no parameter 'nope'"),
+        (["-P", "x=[]"], "empty grid"),
+        (["-P", "x=uniform(0,1)"], "a random sweep needs -n/--trials N"),
+        (["-P", "x=[1,2]", "-j", "0"], "-j/--jobs must be 1 or more"),
+        (["-P", "x=linspace(0,1"], "unclosed '('"),
+    ],
+)
+def test_bad_input(project: Path, isolated: Path, args: list[str], message: str) -> None:
+    proc = sweep(str(project), *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr and proc.stderr.count("\n") == 1
+    assert not (isolated / ".mlrun").exists()
+
+
+def test_file_and_spec(project: Path, tmp_path: Path, isolated: Path) -> None:
+    (tmp_path / "t.csv").write_text("x,sleep\n1,0\n2,0\n")
+    proc = sweep(str(project), "--file", str(tmp_path / "t.csv"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(t["params"]["x"] for t in json.loads(proc.stdout)["trials"]) == ["1", "2"]
+    (tmp_path / "bad.csv").write_text("x,zzz\n1,0\n")
+    bad = sweep(str(project), "--file", str(tmp_path / "bad.csv"))
+    assert bad.returncode == 2 and "has no parameter 'zzz'" in bad.stderr
+    (tmp_path / "s.yaml").write_text("parameters:\n  x: [5, 6]\nmetric: score\nmethod: grid\n")
+    spec = sweep(str(project), "--spec", str(tmp_path / "s.yaml"), "--json", "--name", "fromspec")
+    assert spec.returncode == 0, spec.stderr
+    assert json.loads(spec.stdout)["best"]["params"]["x"] == "5"
+    (tmp_path / "bad.yaml").write_text("parameters: {x: [1]}\ntrials: 0\n")
+    refused = sweep(str(project), "--spec", str(tmp_path / "bad.yaml"))
+    assert refused.returncode == 2 and "trials" in refused.stderr
+
+
+def test_unknown_sweep_and_csv(project: Path, isolated: Path) -> None:
+    assert sweep(str(project), "-P", "x=[1,2]", "--metric", "score").returncode == 0
+    assert "no sweep 'ffff'" in sweep("resume", "ffff").stderr
+    csv_out = sweep("show", the_sweep(), "--csv").stdout.splitlines()
+    assert csv_out[0] == "trial,x,score,status,duration_s,run_id"
+    assert len(csv_out) == 3
+
+
+def test_tpe(project: Path, isolated: Path) -> None:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        proc = sweep(
+            str(project), "-P", "x=uniform(0,6)", "-n", "3", "--method", "tpe", "--metric", "score"
+        )
+        assert proc.returncode == 2
+        assert "pip install 'mlrun-cli[optuna]'" in proc.stderr
+        return
+    proc = sweep(
+        str(project),
+        "-P",
+        "x=uniform(0,6)",
+        "-n",
+        "6",
+        "--method",
+        "tpe",
+        "--metric",
+        "score",
+        "--seed",
+        "1",
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["counts"] == {"FINISHED": 6}
+    assert all(0 <= float(t["params"]["x"]) <= 6 for t in data["trials"])
