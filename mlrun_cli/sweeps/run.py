@@ -351,6 +351,7 @@ def _execute(
             source.cleanup()
         tpe = _Tpe(store, sweep_id, spec) if spec["method"] == "tpe" else None
         total = int(spec["count"])
+        live = _LiveTable(spec, total) if not as_json and sys.stderr.isatty() else None
         failures, done = 0, 0
         stopping = False
         out = subprocess.DEVNULL if jobs > 1 or as_json else None
@@ -401,7 +402,10 @@ def _execute(
                     failures += 1
                     if fail_fast or (max_failures is not None and failures >= max_failures):
                         stopping = True
-                _report(run, spec, done, total)
+                if live is not None:
+                    live.update(run, done)
+                else:
+                    _report(run, spec, done, total)
         summary = show(store, sweep_id)
         status = (
             KILLED
@@ -418,6 +422,62 @@ def _execute(
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+class _LiveTable:
+    """On a terminal: one table of the trials (params that vary, status, metric, duration)."""
+
+    def __init__(self, spec: Mapping[str, Any], total: int) -> None:
+        from rich.live import Live
+
+        self.spec = spec
+        self.total = total
+        self.done = 0
+        self.rows: dict[str, Run] = {}
+        self.live = Live(
+            self._table(),
+            console=console.rich_console(),
+            transient=False,
+            refresh_per_second=4,
+            redirect_stderr=False,
+        )
+        self.live.start()
+
+    def update(self, run: Run, done: int | None = None) -> None:
+        self.rows[run.run_id] = run
+        if done is not None:
+            self.done = done
+        self.live.update(self._table(), refresh=True)
+
+    def close(self) -> None:
+        self.live.stop()
+
+    def _table(self) -> Any:
+        from rich.table import Table
+
+        varying = list(self.spec.get("varying") or [])
+        metric = self.spec.get("metric")
+        table = Table(title=f"sweep: {self.done}/{self.total} done", title_justify="left")
+        for col in ["trial", *varying, *([metric] if metric else []), "status", "duration"]:
+            table.add_column(col)
+        # The running trials and the most recent finished ones fit on one screen.
+        runs = sorted(self.rows.values(), key=lambda r: int(r.tags.get("mlrun.sweep.index", "0")))
+        shown = [r for r in runs if r.status == RUNNING] + [r for r in runs if r.status != RUNNING][
+            -15:
+        ]
+        for r in shown:
+            value = r.metrics.get(metric) if metric else None
+            duration = ""
+            if r.start_time and r.end_time and r.status != RUNNING:
+                duration = f"{(r.end_time - r.start_time) / 1000:.1f}s"
+            table.add_row(
+                r.tags.get("mlrun.sweep.index", ""),
+                *(r.params.get(v, "") for v in varying),
+                *([f"{value.value:.6g}" if value else ""] if metric else []),
+                r.status,
+                duration,
+            )
+        return table
 
 
 def _report(run: Run, spec: Mapping[str, Any], done: int, total: int) -> None:

@@ -337,3 +337,43 @@ def test_tpe(project: Path, isolated: Path) -> None:
     data = json.loads(proc.stdout)
     assert data["counts"] == {"FINISHED": 6}
     assert all(0 <= float(t["params"]["x"]) <= 6 for t in data["trials"])
+
+
+def test_live_table_on_a_terminal(project: Path, isolated: Path) -> None:
+    import pty
+
+    main_fd, sub_fd = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlrun_cli",
+            "sweep",
+            str(project),
+            "-P",
+            "x=[1,2]",
+            "--metric",
+            "score",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=sub_fd,
+        stderr=sub_fd,
+        env=env,
+    )
+    os.close(sub_fd)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=60) == 0
+    os.close(main_fd)
+    out = b"".join(chunks).decode("utf-8", "replace")
+    assert "sweep: 2/2 done" in out
+    assert "score" in out and "FINISHED" in out
+    assert "[1/2] trial" not in out  # the plain lines are for pipes
