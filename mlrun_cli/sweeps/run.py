@@ -354,7 +354,9 @@ def _execute(
         live = _LiveTable(spec, total) if not as_json and sys.stderr.isatty() else None
         failures, done = 0, 0
         stopping = False
-        out = subprocess.DEVNULL if jobs > 1 or as_json else None
+        # With --json the summary owns stdout and the trials' output goes to stderr; with several
+        # trials at once their output stays in each run's log rather than interleaving.
+        out: Any = sys.stderr if as_json else (subprocess.DEVNULL if jobs > 1 else None)
         while True:
             while not stopping and stop.signal is None and len(stop.procs) < jobs:
                 rid = store.claim_trial(sweep_id, statuses, os.getpid(), host)

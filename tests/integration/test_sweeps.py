@@ -214,6 +214,16 @@ def test_two_concurrent_resumes_never_share_a_trial(project: Path, isolated: Pat
     assert summary(ref)["counts"] == {"FAILED": 6}
 
 
+def test_json_summary_on_stdout_trial_output_on_stderr(project: Path, isolated: Path) -> None:
+    loud = write_project(
+        project.parent / "loud", MLPROJECT, {"t.py": "print('TRIAL-OUTPUT')\n" + TRIAL}
+    )
+    proc = sweep(str(loud), "-P", "x=[1,2]", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"] == {"FINISHED": 2}
+    assert proc.stderr.count("TRIAL-OUTPUT") == 2
+
+
 def test_eight_jobs_on_a_new_store(project: Path, isolated: Path) -> None:
     proc = sweep(str(project), "-P", "x=range(0,8,1)", "-j", "8", "--json")
     assert proc.returncode == 0, proc.stderr
