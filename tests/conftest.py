@@ -98,6 +98,33 @@ def mlrun() -> Callable[..., subprocess.CompletedProcess[str]]:
     return call
 
 
+def live_in_group(pgid: int, timeout: float = 2.0) -> bool:
+    """True if a live (non-zombie) process is in group `pgid` after up to `timeout` seconds.
+
+    Orphans are reaped by PID 1 (which may be slow, or absent in a container), so zombies
+    are not counted.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = False
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                alive = True
+                break
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
 def write_project(root: Path, mlproject: str, files: dict[str, str] | None = None) -> Path:
     """Create a project directory with an MLproject file (and other files)."""
     root.mkdir(parents=True, exist_ok=True)

@@ -245,33 +245,8 @@ class SqliteStore:
     # -- runs --------------------------------------------------------------------------------
 
     def create_run(self, new: NewRun) -> Run:
-        run_id = new.run_id
-        with self._write() as conn:
-            conn.execute(
-                "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user, "
-                "command, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    int(new.experiment_id),
-                    new.name,
-                    new.status,
-                    new.start_time,
-                    new.user,
-                    new.command,
-                    new.pid,
-                    new.host,
-                ),
-            )
-            conn.executemany(
-                "INSERT INTO params VALUES (?, ?, ?)",
-                [(run_id, k, str(v)) for k, v in new.params.items()],
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
-                [(run_id, k, str(v)) for k, v in new.tags.items()],
-            )
-        self.artifact_dir(run_id).mkdir(parents=True, exist_ok=True)
-        return self.get_run(run_id)
+        self.create_runs([new])
+        return self.get_run(new.run_id)
 
     def log_batch(
         self,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.tracking.sqlite import SqliteStore
-from tests.conftest import write_project
+from tests.conftest import live_in_group, write_project
 
 PROJECT = r"""
 entry_points:
@@ -64,29 +64,8 @@ def wait_for(path: Path, timeout: float = 30) -> tuple[int, int]:
     raise AssertionError(f"{path} never appeared")
 
 
-def group_alive(pgid: int, timeout: float = 2.0) -> bool:
-    """True if a live (non-zombie) process is in group `pgid` after `timeout` seconds.
-
-    Orphans are reaped by PID 1 (which may be slow, or absent in a container), so zombies
-    are not counted.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        alive = False
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                alive = True
-                break
-        if not alive or time.monotonic() > deadline:
-            return alive
-        time.sleep(0.1)
+def group_alive(pgid: int) -> bool:
+    return live_in_group(pgid)
 
 
 def only_run(cwd: Path):  # type: ignore[no-untyped-def]

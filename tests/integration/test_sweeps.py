@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from mlrun_cli.tracking.sqlite import SqliteStore
-from tests.conftest import write_project
+from tests.conftest import live_in_group, write_project
 
 MLPROJECT = """
 name: s
@@ -76,19 +76,6 @@ def the_sweep() -> str:
     data = json.loads(sweep("list", "--json").stdout)
     assert len(data["sweeps"]) == 1
     return str(data["sweeps"][0]["run_id"])
-
-
-def live_in_group(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
 
 
 def test_grid_in_parallel_with_best(project: Path, isolated: Path) -> None:
