@@ -7,7 +7,6 @@ run reads a small JSON file and imports neither.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -80,7 +79,7 @@ def load_validated(name: str, path: Path, error: type[MlrunError], what: str = "
     except (OSError, ValueError):
         pass
     doc = read_yaml(path, error, what)
-    validate(name, doc, path, error, remember=False)
+    validate(name, doc, path, error)
     try:
         encoded = json.dumps(doc)
         if json.loads(encoded) == doc:  # only documents JSON keeps exactly (no dates, int keys)
@@ -97,25 +96,11 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _cache_marker(name: str, doc: Any) -> Path | None:
-    try:
-        payload = json.dumps(doc, sort_keys=True, default=repr)
-    except (TypeError, ValueError):
-        return None
-    digest = hashlib.sha256((_schema_text(name) + "\0" + payload).encode()).hexdigest()
-    return tool_path("validated") / name / digest[:40]
-
-
-def validate(
-    name: str, doc: Any, path: Path, error: type[MlrunError], *, remember: bool = True
-) -> None:
+def validate(name: str, doc: Any, path: Path, error: type[MlrunError]) -> None:
     """Validate `doc` (loaded from `path`) against schema `name`; raise `error` on the first problem.
 
     The message names the file, the key path, the YAML line, and the schema's complaint.
     """
-    marker = _cache_marker(name, doc) if remember else None
-    if marker is not None and marker.exists():
-        return
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(load_schema(name))
@@ -126,10 +111,6 @@ def validate(
         line = _line_of(path, keys)
         at = f" (line {line})" if line else ""
         raise error(f"{path}: {where}{at}: {_describe(best)}")
-    if marker is not None:
-        # The memo is an optimisation; a read-only cache must not fail the run.
-        with contextlib.suppress(OSError):
-            _write_atomic(marker, name)
 
 
 def _describe(err: Any) -> str:

@@ -27,13 +27,16 @@ def test_schemas_are_valid_2020_12() -> None:
 
 
 def test_validation_is_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A document that validated once does not import jsonschema again."""
+    """A file that validated once does not import jsonschema (or PyYAML) again."""
     from mlrun_cli import validation
     from mlrun_cli.errors import ProjectError
 
-    validation.validate("python_env", {"python": "3.11"}, tmp_path / "x.yaml", ProjectError)
+    env_file = tmp_path / "python_env.yaml"
+    env_file.write_text('python: "3.11"\n')
+    assert validation.load_validated("python_env", env_file, ProjectError) == {"python": "3.11"}
     monkeypatch.setitem(sys.modules, "jsonschema", None)  # importing it now would fail
-    validation.validate("python_env", {"python": "3.11"}, tmp_path / "x.yaml", ProjectError)
+    monkeypatch.setitem(sys.modules, "yaml", None)
+    assert validation.load_validated("python_env", env_file, ProjectError) == {"python": "3.11"}
 
 
 @pytest.mark.slow

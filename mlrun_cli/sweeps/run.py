@@ -333,13 +333,8 @@ def _execute(
     stop = _Stop()
     old = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
     host = os.uname().nodename
-    store.adopt_run(
-        sweep_id,
-        os.getpid(),
-        host,
-        store.get_run(sweep_id).start_time or 0,
-        store.get_run(sweep_id).command or "",
-    )
+    parent = store.get_run(sweep_id)
+    store.adopt_run(sweep_id, os.getpid(), host, parent.start_time or 0, parent.command or "")
     try:
         # The environment is resolved and built once, before fanning out.
         source = resolve_source(spec["uri"], spec.get("version"))
@@ -615,7 +610,7 @@ def show(
     metric = sort or spec.get("metric")
     goal = spec.get("goal") or "maximize"
     ids = store.tagged("mlrun.sweep.id", sweep.run_id)
-    runs = store._load_runs(ids) if ids else []
+    runs = store.load_runs(ids) if ids else []
     values: dict[str, float] = {}
     if metric:
         if agg == "last":
@@ -765,6 +760,7 @@ class _Tpe:
                 self.dists[name] = optuna.distributions.IntDistribution(int(d.low), int(d.high))
             else:
                 self.dists[name] = optuna.distributions.CategoricalDistribution(list(d.values))
+        self._asked: dict[str, Any] = {}  # run id -> the optuna trial asked for it
         # The study is rebuilt from the store, so a resumed sweep continues where it stopped.
         self.study = optuna.create_study(
             direction=self.direction,
@@ -779,11 +775,10 @@ class _Tpe:
         self.store.log_batch(
             run_id, params=params, tags={"mlrun.sweep.tpe_number": str(trial.number)}
         )
-        self._asked = getattr(self, "_asked", {})
         self._asked[run_id] = trial
 
     def tell(self, run: Run) -> None:
-        asked = getattr(self, "_asked", {}).pop(run.run_id, None)
+        asked = self._asked.pop(run.run_id, None)
         value = run.metrics.get(self.metric) if self.metric else None
         if run.status != FINISHED or value is None:
             if asked is not None:

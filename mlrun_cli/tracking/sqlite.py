@@ -435,7 +435,7 @@ class SqliteStore:
 
     def get_run(self, run_id: str) -> Run:
         full = self.resolve_run_id(run_id)
-        runs = self._load_runs([full])
+        runs = self.load_runs([full])
         return runs[0]
 
     def search_runs(
@@ -472,9 +472,10 @@ class SqliteStore:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
         ids = [r[0] for r in self.conn.execute(sql, [*args, *oargs, limit, offset]).fetchall()]
-        return self._load_runs(ids)
+        return self.load_runs(ids)
 
-    def _load_runs(self, ids: Sequence[str]) -> list[Run]:
+    def load_runs(self, ids: Sequence[str]) -> list[Run]:
+        """The runs with these full ids, in that order, with params, tags and latest metrics."""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
