@@ -25,6 +25,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "experiments": "mlrun_cli.cli_experiments:experiments",
     "sweep": "mlrun_cli.cli_sweep:sweep",
     "_trial": "mlrun_cli.cli_sweep:trial",
+    "_exec": "mlrun_cli.cli_jobs:exec_",
+    "logs": "mlrun_cli.cli_jobs:logs",
+    "cancel": "mlrun_cli.cli_jobs:cancel",
+    "backend": "mlrun_cli.cli_jobs:backend",
 }
 
 
@@ -124,6 +128,42 @@ def tracking_option(f: F) -> F:
     )(f)
 
 
+def backend_options(f: F) -> F:
+    f = click.option(
+        "--detach", is_flag=True, help="Submit, print the run and job ids, and exit (clusters)."
+    )(f)
+    f = click.option(
+        "--backend-config",
+        metavar="FILE|JSON",
+        help="The backend's settings: a slurm.yaml/JSON file or a JSON object.",
+    )(f)
+    return click.option(
+        "--backend",
+        default="local",
+        show_default=True,
+        metavar="NAME",
+        help="Where the command runs: local or slurm.",
+    )(f)
+
+
+def _detached(summary: dict[str, Any], as_json: bool) -> None:
+    """What --detach prints: the run (or sweep) and job ids, and how to follow them."""
+    if as_json:
+        console.json_out(summary)
+        return
+    if "sweep_id" in summary:
+        ref = summary["sweep_id"]
+        console.out(
+            f"sweep {ref} submitted: {summary['trials']} trials as job(s) "
+            f"{', '.join(summary['job_ids'])}"
+        )
+        console.info(f"follow it with 'mlrun runs status --sweep {ref[:8]}'")
+    else:
+        ref = summary["run_id"]
+        console.out(f"run {ref} submitted as {summary['backend']} job {summary['job_id']}")
+        console.info(f"follow it with 'mlrun logs {ref[:8]} --follow'")
+
+
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
 
@@ -163,6 +203,7 @@ def json_option(f: F) -> F:
     is_flag=True,
     help="Do not serve the loopback MLflow endpoint; leave MLFLOW_* as they are.",
 )
+@backend_options
 @tracking_option
 @click.option("--dry-run", is_flag=True, help="Print the command; run and record nothing.")
 @json_option
@@ -179,6 +220,9 @@ def run(
     capture_metrics: bool,
     capture_pattern: str | None,
     no_mlflow_endpoint: bool,
+    backend: str,
+    backend_config: str | None,
+    detach: bool,
     tracking_uri: str | None,
     dry_run: bool,
     as_json: bool,
@@ -188,7 +232,8 @@ def run(
     URI is a directory or a git URL (https://, ssh://, file://, user@host:path), optionally
     with #sub/dir.
 
-    The child's exit code is mlrun's exit code.
+    The child's exit code is mlrun's exit code. With --backend slurm the run is submitted
+    to the cluster and followed the same way (or left there with --detach).
     """
     from mlrun_cli.params import parse_assignments
     from mlrun_cli.runner import RunRequest, execute_run, plan
@@ -211,6 +256,25 @@ def run(
         capture_pattern=capture_pattern,
         mlflow_endpoint=not no_mlflow_endpoint,
     )
+    if backend != "local" or backend_config is not None or detach:
+        from mlrun_cli.submit import submit_run, target
+
+        tgt = target(backend, backend_config)
+        if dry_run:
+            console.out(plan(req).command)
+            return
+        summary = submit_run(req, tgt, detach=detach)
+        if detach:
+            _detached(summary, as_json)
+            return
+        if as_json:
+            console.json_out(summary)
+        else:
+            reason = f", {summary['reason']}" if summary.get("reason") else ""
+            console.info(
+                f"run {summary['run_id']} {summary['status']} (exit code {summary['exit_code']}{reason})"
+            )
+        sys.exit(summary["exit_code"])
     p = plan(req)
     if dry_run:
         p.source.cleanup()

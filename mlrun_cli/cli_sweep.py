@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli import json_option, tracking_option
+from mlrun_cli.cli import _detached, backend_options, json_option, tracking_option
 
 SUBCOMMANDS = ("start", "resume", "show", "list", "cancel")
 
@@ -84,6 +84,7 @@ def _jobs(value: str) -> int:
 @click.option(
     "--dry-run", is_flag=True, help="Print every trial's parameters and command; record nothing."
 )
+@backend_options
 @tracking_option
 @json_option
 def start(
@@ -107,6 +108,9 @@ def start(
     version: str | None,
     experiment_name: str | None,
     dry_run: bool,
+    backend: str,
+    backend_config: str | None,
+    detach: bool,
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
@@ -138,6 +142,9 @@ def start(
         tracking_uri=tracking_uri,
         experiment_name=experiment_name,
         as_json=as_json,
+        backend=backend,
+        backend_config=backend_config,
+        detach=detach,
     )
     if dry_run:
         prep = prepare(apply_spec_file(req))
@@ -168,6 +175,9 @@ def start(
 
 
 def _finish(summary: dict[str, Any], as_json: bool) -> None:
+    if "exit_code" not in summary:  # submitted with --detach
+        _detached(summary, as_json)
+        return
     if as_json:
         console.json_out({k: v for k, v in summary.items() if k != "exit_code"})
     else:
@@ -196,6 +206,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
 @click.option("--retry-failed", is_flag=True, help="Also run FAILED trials again.")
 @click.option("-j", "--jobs", default="1", help="Trials at once (a number or auto).")
 @click.option("--force", is_flag=True, help="Resume even though the sources or spec changed.")
+@click.option(
+    "--backend-config", metavar="FILE|JSON", help="Override the sweep's saved backend config."
+)
+@click.option("--detach", is_flag=True, help="Submit and exit (cluster backends).")
 @tracking_option
 @json_option
 def resume(
@@ -203,6 +217,8 @@ def resume(
     retry_failed: bool,
     jobs: str,
     force: bool,
+    backend_config: str | None,
+    detach: bool,
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
@@ -217,6 +233,8 @@ def resume(
             jobs=_jobs(jobs),
             force=force,
             as_json=as_json,
+            backend_config=backend_config,
+            detach=detach,
         ),
         as_json,
     )

@@ -9,17 +9,22 @@ ended too, so chained and backgrounded commands never outlive the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import BinaryIO
+from typing import IO, Any, BinaryIO
+
+from mlrun_cli.backends import JobSpec, JobState, Submitted
+
+_signals = signal  # the module, where a parameter is called `signal`
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -190,3 +195,75 @@ def execute(
     else:
         exit_code = returncode
     return Outcome(exit_code, relay.received, child_signal)
+
+
+class LocalBackend:
+    """Jobs as process groups on this machine: the `Backend` protocol for local runs and trials.
+
+    A job is a process in its own session; its id is its pid. The process itself (an `mlrun`
+    command) handles the signal it is sent: it forwards it to its command's group and escalates.
+    """
+
+    name = "local"
+
+    def __init__(self, stdout: IO[Any] | int | None = None) -> None:
+        self.stdout = stdout  # where jobs' output goes; None: this process's
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def submit(self, job: JobSpec) -> Submitted:
+        indices: list[int | None] = [*job.indices] or [None]
+        ids: dict[int, str] = {}
+        for index in indices:
+            argv = [a.replace("{index}", str(index)) for a in job.argv]
+            proc = subprocess.Popen(
+                argv,
+                cwd=job.workdir,
+                stdout=self.stdout,
+                stderr=self.stdout,
+                start_new_session=True,
+            )
+            self.procs[str(proc.pid)] = proc
+            if index is not None:
+                ids[index] = str(proc.pid)
+        first = next(iter(ids.values()), None) or str(proc.pid)
+        return Submitted(first, ids)
+
+    def poll(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        states = {}
+        for job_id in job_ids:
+            proc = self.procs.get(job_id)
+            if proc is None:
+                if _pid_alive(int(job_id)):
+                    states[job_id] = JobState(job_id, "RUNNING")
+                continue
+            code = proc.poll()
+            if code is None:
+                states[job_id] = JobState(job_id, "RUNNING")
+            else:
+                state = "COMPLETED" if code == 0 else ("CANCELLED" if code < 0 else "FAILED")
+                states[job_id] = JobState(job_id, state, reason=f"exit code {code}")
+        return states
+
+    def cancel(self, job_ids: Sequence[str], *, signal: str | None = None) -> None:
+        sig = getattr(_signals, f"SIG{signal}") if signal else _signals.SIGTERM
+        for job_id in job_ids:
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.kill(int(job_id), sig)
+
+    def log_path(self, run_dir: Path) -> Path:
+        return run_dir / "artifacts" / "mlrun-output.log"
+
+    def forget(self, job_id: str) -> int | None:
+        """Stop tracking a job that has ended; its exit code."""
+        proc = self.procs.pop(job_id, None)
+        return None if proc is None else proc.wait()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlrun_cli import console
+from mlrun_cli.backends import JobSpec
+from mlrun_cli.backends.local import LocalBackend
 from mlrun_cli.errors import MlrunError, ParameterError, TrackingError
 from mlrun_cli.sweeps.plan import (
     SweepPlan,
@@ -62,6 +64,9 @@ class SweepRequest:
     tracking_uri: str | None = None
     experiment_name: str | None = None
     as_json: bool = False
+    backend: str = "local"
+    backend_config: str | None = None
+    detach: bool = False
 
 
 def _store(tracking_uri: str | None) -> SqliteStore:
@@ -181,6 +186,16 @@ def start(req: SweepRequest) -> dict[str, Any]:
     from mlrun_cli.runner import _user
 
     req = apply_spec_file(req)
+    tgt = None
+    if req.backend != "local" or req.backend_config is not None or req.detach:
+        from mlrun_cli.submit import target
+
+        tgt = target(req.backend, req.backend_config)
+        if req.method == "tpe":
+            raise ParameterError(
+                "--method tpe asks for each trial after the previous ones ended, so it runs "
+                "on this machine only; use grid or random with --backend"
+            )
     prep = prepare(req)
     store = _store(req.tracking_uri)
     for other in store.tagged("mlrun.sweep.hash", prep.hash):
@@ -258,6 +273,19 @@ def start(req: SweepRequest) -> dict[str, Any]:
     )
     if req.skip_existing:
         _link_existing(store, sweep_id, prep)
+    if tgt is not None:
+        from mlrun_cli.submit import save_target, submit_sweep
+
+        save_target(store, sweep_id, tgt)
+        return submit_sweep(
+            store,
+            sweep_id,
+            prep.spec,
+            tgt,
+            jobs=req.jobs,
+            detach=req.detach,
+            as_json=req.as_json,
+        )
     return _execute(
         store,
         sweep_id,
@@ -303,17 +331,17 @@ def _link_existing(store: SqliteStore, sweep_id: str, prep: Prepared) -> None:
 
 
 class _Stop:
-    def __init__(self) -> None:
+    def __init__(self, backend: LocalBackend) -> None:
         self.signal: int | None = None
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.backend = backend
+        self.jobs: dict[str, str] = {}  # trial run id -> job id
 
     def handle(self, signum: int, frame: Any) -> None:
         first = self.signal is None
         self.signal = self.signal or signum
         # Each trial process ends its own command's process group (forward, SIGTERM, SIGKILL).
-        for proc in list(self.procs.values()):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signum if first else signal.SIGINT)
+        sig = signal.Signals(signum if first else signal.SIGINT).name.removeprefix("SIG")
+        self.backend.cancel(list(self.jobs.values()), signal=sig)
 
 
 def _execute(
@@ -330,7 +358,11 @@ def _execute(
     from mlrun_cli.project import load_project
     from mlrun_cli.sources import resolve_source
 
-    stop = _Stop()
+    # With --json the summary owns stdout and the trials' output goes to stderr; with several
+    # trials at once their output stays in each run's log rather than interleaving.
+    out: Any = sys.stderr if as_json else (subprocess.DEVNULL if jobs > 1 else None)
+    backend = LocalBackend(stdout=out)
+    stop = _Stop(backend)
     old = {s: signal.signal(s, stop.handle) for s in (signal.SIGINT, signal.SIGTERM)}
     host = os.uname().nodename
     parent = store.get_run(sweep_id)
@@ -349,38 +381,40 @@ def _execute(
         live = _LiveTable(spec, total) if not as_json and sys.stderr.isatty() else None
         failures, done = 0, 0
         stopping = False
-        # With --json the summary owns stdout and the trials' output goes to stderr; with several
-        # trials at once their output stays in each run's log rather than interleaving.
-        out: Any = sys.stderr if as_json else (subprocess.DEVNULL if jobs > 1 else None)
         while True:
-            while not stopping and stop.signal is None and len(stop.procs) < jobs:
+            while not stopping and stop.signal is None and len(stop.jobs) < jobs:
                 rid = store.claim_trial(sweep_id, statuses, os.getpid(), host)
                 if rid is None:
                     break
                 if tpe is not None:
                     tpe.ask(rid)
-                stop.procs[rid] = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "mlrun_cli",
-                        "-q",
-                        "_trial",
-                        rid,
-                        "--tracking-uri",
-                        str(store.root),
-                    ],
-                    stdout=out,
-                    stderr=out,
-                    start_new_session=True,
-                )
-            if not stop.procs:
+                stop.jobs[rid] = backend.submit(
+                    JobSpec(
+                        name=rid,
+                        argv=[
+                            sys.executable,
+                            "-m",
+                            "mlrun_cli",
+                            "-q",
+                            "_trial",
+                            rid,
+                            "--tracking-uri",
+                            str(store.root),
+                        ],
+                        workdir=Path.cwd(),
+                        log=backend.log_path(store.run_dir(rid)),
+                        script=store.run_dir(rid),
+                    )
+                ).job_id
+            if not stop.jobs:
                 break
             time.sleep(0.02)
-            for rid, proc in list(stop.procs.items()):
-                if proc.poll() is None:
+            states = backend.poll(list(stop.jobs.values()))
+            for rid, job_id in list(stop.jobs.items()):
+                if states[job_id].state == "RUNNING":
                     continue
-                del stop.procs[rid]
+                del stop.jobs[rid]
+                returncode = backend.forget(job_id)
                 run = store.get_run(rid)
                 if run.status == RUNNING:  # the trial process died before recording an end
                     store.log_batch(
@@ -390,7 +424,7 @@ def _execute(
                             "mlrun.lost.reason": "trial process exited early",
                         },
                     )
-                    store.set_terminated(rid, KILLED, int(time.time() * 1000), proc.returncode)
+                    store.set_terminated(rid, KILLED, int(time.time() * 1000), returncode)
                     run = store.get_run(rid)
                 done += 1
                 if tpe is not None:
@@ -403,22 +437,27 @@ def _execute(
                     live.update(run, done)
                 else:
                     _report(run, spec, done, total)
-        summary = show(store, sweep_id)
-        status = (
-            KILLED
-            if stop.signal
-            else (FINISHED if summary["counts"].get(FINISHED, 0) == total else FAILED)
-        )
-        _record_best(store, sweep_id, summary)
-        store.set_terminated(sweep_id, status, int(time.time() * 1000), None)
-        summary = show(store, sweep_id)
-        summary["exit_code"] = (
-            128 + stop.signal if stop.signal else (0 if status == FINISHED else 1)
-        )
-        return summary
+        if live is not None:
+            live.close()
+        return finish_sweep(store, sweep_id, stop.signal)
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
+
+
+def finish_sweep(store: SqliteStore, sweep_id: str, interrupted: int | None) -> dict[str, Any]:
+    """Record the sweep's end (status, best trial) once no trial runs; returns its summary."""
+    summary = show(store, sweep_id)
+    total = int(summary["sweep"]["count"] or 0)
+    if interrupted:
+        status = KILLED
+    else:
+        status = FINISHED if summary["counts"].get(FINISHED, 0) == total else FAILED
+    _record_best(store, sweep_id, summary)
+    store.set_terminated(sweep_id, status, int(time.time() * 1000), None)
+    summary = show(store, sweep_id)
+    summary["exit_code"] = 128 + interrupted if interrupted else (0 if status == FINISHED else 1)
+    return summary
 
 
 class _LiveTable:
@@ -543,13 +582,32 @@ def resume(
     jobs: int | None,
     force: bool,
     as_json: bool,
+    backend_config: str | None = None,
+    detach: bool = False,
 ) -> dict[str, Any]:
-    """Mark lost trials, then run the unfinished ones (FAILED too with retry_failed)."""
+    """Mark lost trials, then run the unfinished ones (FAILED too with retry_failed).
+
+    A sweep submitted to a cluster is resumed there: only the missing indices are submitted.
+    """
     from mlrun_cli.tracking.lost import why_lost
 
     store = _store(tracking_uri)
     sweep = find_sweep(store, ref)
     spec = load_spec(store, sweep.run_id)
+    from mlrun_cli.submit import sweep_target
+
+    tgt = sweep_target(store, sweep.run_id, backend_config)
+    if tgt is not None:
+        from mlrun_cli.jobs import active_in_sweep, sync
+
+        sync(store, store.tagged("mlrun.sweep.id", sweep.run_id))
+        if active_in_sweep(store, sweep.run_id):
+            raise ParameterError(
+                f"sweep {sweep.run_id[:8]} still has trials queued or running on {tgt.name}; "
+                f"wait for them or 'mlrun cancel {sweep.run_id[:8]}' first"
+            )
+    elif detach:
+        raise ParameterError("--detach needs a sweep submitted with --backend slurm")
     counts = _counts(store, sweep.run_id)
     todo = counts.get(SCHEDULED, 0) + counts.get(KILLED, 0) + counts.get(RUNNING, 0)
     if retry_failed:
@@ -583,6 +641,12 @@ def resume(
         if store.get_run(rid).status in again:
             store.set_status(rid, SCHEDULED)
     store.set_status(sweep.run_id, RUNNING)
+    if tgt is not None:
+        from mlrun_cli.submit import submit_sweep
+
+        return submit_sweep(
+            store, sweep.run_id, spec, tgt, jobs=jobs or 1, detach=detach, as_json=as_json
+        )
     return _execute(store, sweep.run_id, spec, jobs or 1, (SCHEDULED,), False, None, as_json)
 
 

@@ -377,6 +377,33 @@ class SqliteStore:
                 (pid, host, start_time, command, run_id),
             )
 
+    def mark_started(self, run_id: str, host: str, start_time: int) -> None:
+        """A submitted run started on `host`; no local process holds it (pid stays empty)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'RUNNING', pid = NULL, host = ?, start_time = ? "
+                "WHERE run_id = ?",
+                (host, start_time, run_id),
+            )
+
+    def any_active_with_tag(self, key: str) -> bool:
+        """True if a SCHEDULED or RUNNING run has tag `key` (e.g. a submitted job's id)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM runs r JOIN tags t ON t.run_id = r.run_id AND t.key = ? "
+            "WHERE r.status IN ('SCHEDULED', 'RUNNING') LIMIT 1",
+            (key,),
+        ).fetchone()
+        return row is not None
+
+    def set_command(self, run_id: str, command: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET command = ? WHERE run_id = ?", (command, run_id))
+
+    def release(self, run_id: str) -> None:
+        """No local process holds the run any more (a scheduler does): never found lost here."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET pid = NULL WHERE run_id = ?", (run_id,))
+
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
