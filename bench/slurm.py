@@ -74,9 +74,10 @@ def run(root: Path, cluster: LocalSlurm) -> None:
 
     print("== submitting 100 trials")
     sweeps, plains = [], []
-    for _ in range(3):
+    for k in range(3):
+        trials = f"i=range({k * 100},{k * 100 + 100})"  # a new sweep each time
         elapsed, _ = timed(
-            [*mlrun, "sweep", str(project), "-P", "i=range(0,100)", "--env-manager", "local",
+            [*mlrun, "sweep", str(project), "-P", trials, "--env-manager", "local",
              "--backend", "slurm", "--backend-config", held, "--detach", "--json"],
             env, work,
         )  # fmt: skip
@@ -97,7 +98,7 @@ def run(root: Path, cluster: LocalSlurm) -> None:
 
     print("== one status poll of 1,000 trials")
     _, out = timed(
-        [*mlrun, "sweep", str(project), "-P", "i=range(0,1000)", "--env-manager", "local",
+        [*mlrun, "sweep", str(project), "-P", "i=range(1000,2000)", "--env-manager", "local",
          "--backend", "slurm", "--backend-config", held, "--detach", "--json"],
         env, work,
     )  # fmt: skip
