@@ -103,7 +103,7 @@ def runs_status(
     run_ref: str | None, sweep_ref: str | None, tracking_uri: str | None, as_json: bool
 ) -> None:
     """Where a run (or every trial of a sweep) is: status, job, node, restarts, heartbeat."""
-    from mlrun_cli.cli_runs import sync_submitted
+    from mlrun_cli.jobs import refresh
 
     if (run_ref is None) == (sweep_ref is None):
         raise click.UsageError("pass a RUN or --sweep SWEEP")
@@ -114,7 +114,7 @@ def runs_status(
         ids = store.tagged("mlrun.sweep.id", find_sweep(store, sweep_ref).run_id)
     else:
         ids = [store.resolve_run_id(run_ref)]
-    sync_submitted(store, ids)
+    refresh(store, ids)
     rows = status_rows(store, ids)
     if as_json:
         console.json_out({"schema": "mlrun.status/1", "runs": rows})
@@ -148,8 +148,7 @@ def runs_status(
 @tracking_option
 def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
     """Print a run's output log (local or submitted); --follow reattaches to a running one."""
-    from mlrun_cli.cli_runs import sync_submitted
-    from mlrun_cli.jobs import OUTPUT_LOG, _Tail
+    from mlrun_cli.jobs import OUTPUT_LOG, _Tail, refresh
     from mlrun_cli.tracking.store import RUNNING, SCHEDULED
 
     store = _embedded(tracking_uri)
@@ -171,7 +170,7 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
             if time.monotonic() >= next_sync:
                 next_sync = time.monotonic() + interval
                 if active_runs(store, [run_id]):
-                    sync_submitted(store, [run_id])
+                    refresh(store, [run_id])
                 if store.get_run(run_id).status not in (SCHEDULED, RUNNING):
                     tail.pump()
                     break

@@ -31,25 +31,10 @@ def _store(tracking_uri: str | None) -> Any:
     store = open_store(resolve_tracking_uri(tracking_uri))
     for run_id in record_lost_runs(store):
         console.warn(f"run {run_id[:8]} was RUNNING but its runner is gone; recorded FAILED")
-    sync_submitted(store)
+    from mlrun_cli.jobs import refresh
+
+    refresh(store)
     return store
-
-
-def sync_submitted(store: Any, run_ids: Sequence[str] | None = None) -> None:
-    """Ingest what the nodes wrote for runs submitted to a cluster (one scheduler poll)."""
-    from mlrun_cli.tracking.sqlite import SqliteStore
-
-    if not isinstance(store, SqliteStore):
-        return
-    if not store.any_active_with_tag("mlrun.slurm.job_id"):
-        return
-    from mlrun_cli.errors import MlrunError
-    from mlrun_cli.jobs import sync
-
-    try:
-        sync(store, run_ids)
-    except MlrunError as exc:
-        console.warn(f"submitted runs not brought up to date: {exc}")
 
 
 def _fmt_time(ms: int | None) -> str:

@@ -284,6 +284,17 @@ def sync(
     return changes
 
 
+def refresh(store: Any, run_ids: Sequence[str] | None = None) -> None:
+    """Ingest what the nodes wrote for runs submitted to a cluster, if there are any; a
+    scheduler that cannot be asked is a warning, not an error (the records stay as they are)."""
+    if not isinstance(store, SqliteStore) or not store.any_active_with_tag(JOB_ID_TAG):
+        return
+    try:
+        sync(store, run_ids)
+    except BackendError as exc:
+        console.warn(f"submitted runs not brought up to date: {exc}")
+
+
 def _ours(run: Run, state: JobState | None) -> JobState | None:
     """`state` if it is our job: the same name, submitted no earlier than we submitted it.
 

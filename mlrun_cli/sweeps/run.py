@@ -77,6 +77,9 @@ def _store(tracking_uri: str | None) -> SqliteStore:
         raise TrackingError(
             "sweeps need the embedded store (a directory); MLflow servers are not supported for them yet"
         )
+    from mlrun_cli.jobs import refresh
+
+    refresh(store)  # trials on a cluster: what their nodes wrote since the last look
     return store
 
 

@@ -61,8 +61,9 @@ entry_points:
 """
 
 SLEEPER_PY = """
-import os, sys, time
+import os, signal, sys, time
 from mlrun_cli.tracking import log_metric
+signal.signal(signal.SIGUSR1, lambda *a: print("got USR1", flush=True))
 n, code = float(sys.argv[1]), int(sys.argv[2])
 print("restart", os.environ.get("MLRUN_RESTART_COUNT"), "ckpt", os.environ.get("MLRUN_CHECKPOINT_DIR"))
 start = time.time()
@@ -267,7 +268,8 @@ def test_job_gone_without_an_exit_code_is_lost(
 
 @pytest.mark.slow
 def test_time_limit_fails_the_run_with_reason_timeout(mlrun: Mlrun, sleeper: Path) -> None:
-    config = json.dumps({"time": "1", "poll_interval": 0.5})
+    # The early warning reaches the command's process group before the limit.
+    config = json.dumps({"time": "1", "signal": "USR1@45", "poll_interval": 0.5})
     proc = mlrun(
         "run", str(sleeper), "-P", "n=600", "--env-manager", "local", "--backend", "slurm",
         "--backend-config", config, "--json", timeout=240,
@@ -276,6 +278,7 @@ def test_time_limit_fails_the_run_with_reason_timeout(mlrun: Mlrun, sleeper: Pat
     assert summary["status"] == "FAILED", summary
     assert summary["reason"] == "TIMEOUT"
     assert proc.returncode != 0
+    assert "got USR1" in proc.stderr
 
 
 # -- sweeps ----------------------------------------------------------------------------------
