@@ -18,10 +18,16 @@ from mlrun_cli.cli import json_option, tracking_option
 from mlrun_cli.errors import MlrunError, TrackingError
 
 
-def _embedded(tracking_uri: str | None) -> Any:
-    from mlrun_cli.submit import embedded_store
+def _store(tracking_uri: str | None) -> Any:
+    from mlrun_cli.submit import cluster_store
 
-    return embedded_store(tracking_uri)
+    return cluster_store(tracking_uri)
+
+
+def _resolve(store: Any, ref: str) -> str:
+    """A run id from an id or a unique prefix (a server store needs the full id)."""
+    resolve = getattr(store, "resolve_run_id", None)
+    return str(resolve(ref)) if resolve is not None else store.get_run(ref).run_id
 
 
 # -- _exec ---------------------------------------------------------------------------------
@@ -29,22 +35,32 @@ def _embedded(tracking_uri: str | None) -> Any:
 
 @click.command("_exec", hidden=True)
 @click.option("--run", "run_id", help="The run to perform.")
+@click.option("--run-dir", type=click.Path(path_type=Path), help="Its run folder.")
 @click.option("--sweep", "sweep_id", help="The sweep whose trial --index is.")
 @click.option("--index", type=int, help="The array task index.")
 @click.option("--offset", type=int, default=0, help="Added to --index (chained arrays).")
-@click.option("--tracking-uri", required=True, help="The store root (paths only).")
+@click.option("--tracking-uri", help="The sweep's store root (paths only).")
 def exec_(
-    run_id: str | None, sweep_id: str | None, index: int | None, offset: int, tracking_uri: str
+    run_id: str | None,
+    run_dir: Path | None,
+    sweep_id: str | None,
+    index: int | None,
+    offset: int,
+    tracking_uri: str | None,
 ) -> None:
-    """Perform a submitted run on this node, recording into its run folder only."""
+    """Perform a submitted run on this node, recording into its run folder."""
     from mlrun_cli.jobs import node_exec, sweep_trial
+    from mlrun_cli.tracking.sqlite import SqliteStore
 
-    root = Path(tracking_uri)
-    if run_id is None:
-        if sweep_id is None or index is None:
-            raise click.UsageError("pass --run RUN, or --sweep SWEEP --index N")
-        run_id = sweep_trial(root, sweep_id, index + offset)
-    sys.exit(node_exec(root, run_id))
+    if run_id is not None and run_dir is not None:
+        sys.exit(node_exec(run_dir, run_id))
+    if sweep_id is None or index is None or tracking_uri is None:
+        raise click.UsageError(
+            "pass --run RUN --run-dir DIR, or --sweep S --index N --tracking-uri U"
+        )
+    store = SqliteStore(Path(tracking_uri))  # paths only: the database is never opened here
+    run_id = sweep_trial(store, sweep_id, index + offset)
+    sys.exit(node_exec(store.run_dir(run_id), run_id))
 
 
 # -- runs status ---------------------------------------------------------------------------
@@ -69,7 +85,7 @@ def status_rows(store: Any, run_ids: list[str]) -> list[dict[str, Any]]:
     )
 
     rows = []
-    for run in store.load_runs(run_ids):
+    for run in (store.get_run(i) for i in run_ids):
         beat = None
         with contextlib.suppress(OSError, ValueError):
             beat = int((job_dir(store, run.run_id) / HEARTBEAT_FILE).read_text() or 0)
@@ -107,13 +123,15 @@ def runs_status(
 
     if (run_ref is None) == (sweep_ref is None):
         raise click.UsageError("pass a RUN or --sweep SWEEP")
-    store = _embedded(tracking_uri)
+    store = _store(tracking_uri)
     if sweep_ref is not None:
+        from mlrun_cli.submit import embedded_store
         from mlrun_cli.sweeps.run import find_sweep
 
+        store = embedded_store(tracking_uri)
         ids = store.tagged("mlrun.sweep.id", find_sweep(store, sweep_ref).run_id)
     else:
-        ids = [store.resolve_run_id(run_ref)]
+        ids = [_resolve(store, str(run_ref))]
     refresh(store, ids)
     rows = status_rows(store, ids)
     if as_json:
@@ -151,8 +169,8 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
     from mlrun_cli.jobs import OUTPUT_LOG, _Tail, refresh
     from mlrun_cli.tracking.store import RUNNING, SCHEDULED
 
-    store = _embedded(tracking_uri)
-    run_id = store.resolve_run_id(run_ref)
+    store = _store(tracking_uri)
+    run_id = _resolve(store, run_ref)
     log = store.artifact_dir(run_id) / OUTPUT_LOG
     tail = _Tail(log, sys.stdout.buffer)
     tail.pump()
@@ -204,13 +222,14 @@ def cancel_ref(tracking_uri: str | None, ref: str, *, wait_for_end: bool) -> dic
     from mlrun_cli.jobs import active_runs, cancel_runs, sync
     from mlrun_cli.sweeps.run import cancel as cancel_local_sweep
     from mlrun_cli.sweeps.run import find_sweep, finish_sweep
+    from mlrun_cli.tracking.sqlite import SqliteStore
     from mlrun_cli.tracking.store import RUNNING
 
-    store = _embedded(tracking_uri)
-    try:
-        sweep = find_sweep(store, ref)
-    except MlrunError:
-        sweep = None
+    store = _store(tracking_uri)
+    sweep = None
+    if isinstance(store, SqliteStore):
+        with contextlib.suppress(MlrunError):
+            sweep = find_sweep(store, ref)
     if sweep is not None:
         kind, ref_id = "sweep", sweep.run_id
         ids = store.tagged("mlrun.sweep.id", sweep.run_id)
@@ -219,7 +238,7 @@ def cancel_ref(tracking_uri: str | None, ref: str, *, wait_for_end: bool) -> dic
             return _cancel_result(store, kind, ref_id, ids)
     else:
         try:
-            ref_id = store.resolve_run_id(ref)
+            ref_id = _resolve(store, ref)
         except TrackingError:
             raise TrackingError(
                 f"no run or sweep {ref!r} in {store.root}; see 'mlrun runs list'"
@@ -237,7 +256,8 @@ def cancel_ref(tracking_uri: str | None, ref: str, *, wait_for_end: bool) -> dic
             sync(store, ids, backend)
     elif kind == "run":
         run = store.get_run(ref_id)
-        pid, host = store.run_owner(ref_id)
+        owner = getattr(store, "run_owner", None)
+        pid, host = owner(ref_id) if owner is not None else (None, None)
         if run.status == RUNNING and pid and host == os.uname().nodename:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)  # the runner ends its command and records KILLED
@@ -256,7 +276,7 @@ def cancel_ref(tracking_uri: str | None, ref: str, *, wait_for_end: bool) -> dic
 
 def _cancel_result(store: Any, kind: str, ref_id: str, ids: list[str]) -> dict[str, Any]:
     counts: dict[str, int] = {}
-    for run in store.load_runs(ids):
+    for run in (store.get_run(i) for i in ids):
         counts[run.status] = counts.get(run.status, 0) + 1
     return {"schema": "mlrun.cancel/1", "kind": kind, "id": ref_id, "counts": counts}
 

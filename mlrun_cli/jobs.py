@@ -40,6 +40,7 @@ JOB_FILE = "job.json"
 STARTED_FILE = "started.json"
 HEARTBEAT_FILE = "heartbeat"
 EXIT_FILE = "exit.json"
+EVENTS_FILE = "events.jsonl"
 CANCELLED_FILE = "cancelled.json"
 INGESTED_FILE = "ingested.json"
 OUTPUT_LOG = "mlrun-output.log"
@@ -59,7 +60,7 @@ SCHEDULER_ENDED = FAILED_STATES - {"FAILED"}
 _CLOCK_SLACK_S = 120
 
 
-def job_dir(store: SqliteStore, run_id: str) -> Path:
+def job_dir(store: Any, run_id: str) -> Path:
     return store.run_dir(run_id) / JOB_DIR
 
 
@@ -91,15 +92,17 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 # -- on the node ---------------------------------------------------------------------------
 
 
-def node_exec(store_root: Path, run_id: str) -> int:
-    """Perform the run `run_id` as described by its job.json; record into the run folder only."""
+def node_exec(run_dir: Path, run_id: str) -> int:
+    """Perform the run `run_id` as described by its job.json; record into the run folder.
+
+    With an MLflow server store the node also writes the run's status, events and files to
+    the server directly (it is a network service, not a file).
+    """
     from mlrun_cli.backends.local import SignalRelay, execute
     from mlrun_cli.envs import get_manager
     from mlrun_cli.project import load_project
     from mlrun_cli.runner import child_environment
 
-    store = SqliteStore(store_root)  # paths only: the database is never opened here
-    run_dir = store.run_dir(run_id)
     folder = run_dir / JOB_DIR
     job = _read_json(folder / JOB_FILE)
     if job is None:
@@ -136,7 +139,13 @@ def node_exec(store_root: Path, run_id: str) -> int:
     beat.daemon = True
     beat.start()
     status, exit_code, received = FAILED, 1, None
+    server = _server_store(job)
+    artifacts = run_dir / "artifacts"
+    drain: Callable[[], None] | None = None
     try:
+        if server is not None:
+            server.set_status(run_id, RUNNING)
+            drain = _server_drain(server, run_id, run_dir, Path(job["project_dir"]), artifacts)
         project = load_project(Path(job["project_dir"]))
         frozen = Path(job["frozen"]) if job.get("frozen") else None
         env = get_manager(job["env_manager"]).prepare(
@@ -150,9 +159,18 @@ def node_exec(store_root: Path, run_id: str) -> int:
             experiment_id=job["experiment_id"],
             tracking_uri=job["tracking_uri"],
             run_dir=run_dir,
-            artifact_dir=store.artifact_dir(run_id),
+            artifact_dir=artifacts,
             env=env,
         )
+        if server is not None:
+            # The command's mlflow client resumes our run on the server directly.
+            child_env.update(
+                {
+                    "MLFLOW_TRACKING_URI": job["tracking_uri"],
+                    "MLFLOW_RUN_ID": run_id,
+                    "MLFLOW_EXPERIMENT_ID": job["experiment_id"],
+                }
+            )
         child_env["MLRUN_RESTART_COUNT"] = str(restart)
         child_env["MLRUN_CHECKPOINT_DIR"] = str(checkpoints)
         if relay.received is None:
@@ -162,6 +180,7 @@ def node_exec(store_root: Path, run_id: str) -> int:
                 env=child_env,
                 log_path=Path(os.devnull),  # our stdout is the log already
                 relay=relay,
+                on_tick=drain,
             )
             received = outcome.signal or outcome.child_signal
             exit_code = outcome.exit_code
@@ -180,6 +199,8 @@ def node_exec(store_root: Path, run_id: str) -> int:
     finally:
         stop_beat.set()
         relay.restore()
+        if server is not None:
+            _server_end(server, run_id, drain, artifacts, status, exit_code)
         _write_json(
             folder / EXIT_FILE,
             {
@@ -192,6 +213,48 @@ def node_exec(store_root: Path, run_id: str) -> int:
             },
         )
     return exit_code
+
+
+def _server_store(job: Mapping[str, Any]) -> Any:
+    uri = str(job.get("tracking_uri") or "")
+    if not uri.startswith(("http://", "https://")):
+        return None
+    from mlrun_cli.tracking.mlflow_rest import MlflowRestStore
+
+    return MlflowRestStore(uri)
+
+
+def _server_drain(
+    server: Any, run_id: str, run_dir: Path, project_dir: Path, artifacts: Path
+) -> Callable[[], None]:
+    """Send the events file's new lines to the server (as a local run on a server store does)."""
+    from mlrun_cli.tracking.events import EventReader, ingest
+
+    reader = EventReader(run_dir / EVENTS_FILE, project_dir)
+
+    def drain() -> None:
+        batch = reader.read()
+        if batch:
+            ingest(batch, run_id, server.log_batch, artifacts, console.warn)
+
+    return drain
+
+
+def _server_end(
+    server: Any,
+    run_id: str,
+    drain: Callable[[], None] | None,
+    artifacts: Path,
+    status: str,
+    exit_code: int,
+) -> None:
+    try:
+        if drain is not None:
+            drain()
+        server.upload_artifacts(run_id, keep=(OUTPUT_LOG,), root=artifacts)
+        server.set_terminated(run_id, status, int(time.time() * 1000), exit_code)
+    except Exception as exc:  # the run folder still records the end
+        print(f"mlrun: could not record the end on the server: {exc}", file=sys.stderr)
 
 
 def _slurm_job_id() -> str | None:
@@ -211,9 +274,8 @@ def _heartbeat(path: Path, stop: threading.Event) -> None:
             return
 
 
-def sweep_trial(store_root: Path, sweep_id: str, index: int) -> str:
+def sweep_trial(store: SqliteStore, sweep_id: str, index: int) -> str:
     """The run id of trial `index` of a submitted sweep (from the sweep's job folder)."""
-    store = SqliteStore(store_root)
     trials = _read_json(store.run_dir(sweep_id) / JOB_DIR / "trials.json") or {}
     try:
         return str(trials[str(index)])
@@ -242,8 +304,14 @@ def _lock(folder: Path) -> Iterator[None]:
         yield
 
 
-def active_runs(store: SqliteStore, run_ids: Sequence[str] | None = None) -> list[Run]:
-    """Submitted runs that have not ended (SCHEDULED or RUNNING with a job id)."""
+def active_runs(store: Any, run_ids: Sequence[str] | None = None) -> list[Run]:
+    """Submitted runs that have not ended (SCHEDULED or RUNNING with a job id).
+
+    A server store is asked about `run_ids` only (it has no index of our jobs).
+    """
+    if not isinstance(store, SqliteStore):
+        runs = [store.get_run(i) for i in run_ids or []]
+        return [r for r in runs if r.status in ACTIVE and JOB_ID_TAG in r.tags]
     sql = (
         "SELECT r.run_id FROM runs r JOIN tags t ON t.run_id = r.run_id AND t.key = ? "
         "WHERE r.status IN ('SCHEDULED', 'RUNNING')"
@@ -256,7 +324,7 @@ def active_runs(store: SqliteStore, run_ids: Sequence[str] | None = None) -> lis
 
 
 def sync(
-    store: SqliteStore, run_ids: Sequence[str] | None = None, backend: Backend | None = None
+    store: Any, run_ids: Sequence[str] | None = None, backend: Backend | None = None
 ) -> list[Change]:
     """Bring submitted runs up to date: one scheduler poll, then each run folder."""
     runs = active_runs(store, run_ids)
@@ -280,15 +348,19 @@ def sync(
         after = sync_one(store, run, states.get(run.tags[JOB_ID_TAG]))
         if after != run.status:
             changes.append(Change(run.run_id, run.status, after))
-    _finish_sweeps(store, {r.tags.get("mlrun.sweep.id") for r in runs} - {None})
+    if isinstance(store, SqliteStore):
+        _finish_sweeps(store, {r.tags.get("mlrun.sweep.id") for r in runs} - {None})
     return changes
 
 
 def refresh(store: Any, run_ids: Sequence[str] | None = None) -> None:
     """Ingest what the nodes wrote for runs submitted to a cluster, if there are any; a
     scheduler that cannot be asked is a warning, not an error (the records stay as they are)."""
-    if not isinstance(store, SqliteStore) or not store.any_active_with_tag(JOB_ID_TAG):
-        return
+    if isinstance(store, SqliteStore):
+        if not store.any_active_with_tag(JOB_ID_TAG):
+            return
+    elif not run_ids:
+        return  # a server store has no index of our jobs: only runs asked about by id
     try:
         sync(store, run_ids)
     except BackendError as exc:
@@ -315,7 +387,15 @@ def _ours(run: Run, state: JobState | None) -> JobState | None:
     return state
 
 
-def sync_one(store: SqliteStore, run: Run, state: JobState | None) -> str:
+def _mark_started(store: Any, run_id: str, started: Mapping[str, Any]) -> None:
+    mark = getattr(store, "mark_started", None)
+    if mark is not None:
+        mark(run_id, str(started.get("host")), int(started["time_ms"]))
+    else:
+        store.set_status(run_id, RUNNING)
+
+
+def sync_one(store: Any, run: Run, state: JobState | None) -> str:
     """Ingest one run's folder and decide its status; returns the status now recorded."""
     folder = job_dir(store, run.run_id)
     with _lock(folder):
@@ -323,7 +403,8 @@ def sync_one(store: SqliteStore, run: Run, state: JobState | None) -> str:
         if run.status not in ACTIVE:
             return run.status
         state = _ours(run, state)
-        _ingest_events(store, run)
+        if isinstance(store, SqliteStore):  # a server store gets its events from the node
+            _ingest_events(store, run)
         started = _read_json(folder / STARTED_FILE)
         ended = _read_json(folder / EXIT_FILE)
         restarts = max(state.restarts if state else 0, int((started or {}).get("restart", 0)))
@@ -340,7 +421,7 @@ def sync_one(store: SqliteStore, run: Run, state: JobState | None) -> str:
         if final is not None:
             status, exit_code, end_ms, final_tags = final
             if run.status == SCHEDULED and started:
-                store.mark_started(run.run_id, str(started.get("host")), int(started["time_ms"]))
+                _mark_started(store, run.run_id, started)
             if final_tags:
                 store.log_batch(run.run_id, tags=final_tags)
             store.set_terminated(run.run_id, status, end_ms, exit_code)
@@ -348,7 +429,7 @@ def sync_one(store: SqliteStore, run: Run, state: JobState | None) -> str:
         scheduler_running = state is not None and state.state in RUNNING_STATES
         if started and int(started.get("restart", 0)) == restarts and scheduler_running:
             if run.status != RUNNING:
-                store.mark_started(run.run_id, str(started.get("host")), int(started["time_ms"]))
+                _mark_started(store, run.run_id, started)
             return RUNNING
         if state is not None and (state.state in PENDING_STATES or state.state == "PREEMPTED"):
             if run.status != SCHEDULED:
@@ -460,7 +541,7 @@ def active_in_sweep(store: SqliteStore, sweep_id: str) -> int:
     return int(row[0])
 
 
-def mark_cancelled(store: SqliteStore, run_ids: Sequence[str]) -> None:
+def mark_cancelled(store: Any, run_ids: Sequence[str]) -> None:
     """Remember that we cancelled these, so a job gone from the queue reads KILLED, not LOST."""
     for rid in run_ids:
         _write_json(job_dir(store, rid) / CANCELLED_FILE, {"time_ms": int(time.time() * 1000)})
@@ -513,9 +594,7 @@ class Interrupt:
         self.signal = self.signal or signum
 
 
-def cancel_runs(
-    store: SqliteStore, backend: Backend, runs: Sequence[Run], *, gentle: bool
-) -> list[str]:
+def cancel_runs(store: Any, backend: Backend, runs: Sequence[Run], *, gentle: bool) -> list[str]:
     """One cancel call for pending jobs and one for running ones; returns the job ids."""
     from mlrun_cli.backends.local import grace_period
 
@@ -531,7 +610,7 @@ def cancel_runs(
 
 
 def wait(
-    store: SqliteStore,
+    store: Any,
     backend: Backend,
     run_ids: Sequence[str],
     *,

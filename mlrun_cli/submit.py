@@ -64,14 +64,19 @@ def target(name: str, config_text: str | None) -> Target:
     raise BackendError(f"--backend {name} runs in this process; drop --backend-config/--detach")
 
 
-def embedded_store(tracking_uri: str | None) -> SqliteStore:
+def cluster_store(tracking_uri: str | None) -> Any:
+    """The store a submitted run records into: the embedded one, or an MLflow server."""
     from mlrun_cli.tracking.store import open_store, resolve_tracking_uri
 
-    store = open_store(resolve_tracking_uri(tracking_uri))
+    return open_store(resolve_tracking_uri(tracking_uri))
+
+
+def embedded_store(tracking_uri: str | None) -> SqliteStore:
+    store = cluster_store(tracking_uri)
     if not isinstance(store, SqliteStore):
         raise BackendError(
-            "--backend slurm records into the embedded store (a directory on the shared "
-            "filesystem); an MLflow server store is not supported with it yet"
+            "sweeps on a cluster record into the embedded store (a directory on the shared "
+            "filesystem), not an MLflow server"
         )
     return store
 
@@ -107,10 +112,10 @@ def stage(source_dir: Path, git_root: Path | None, dest: Path) -> Path:
     return dest
 
 
-def _node_argv(config: Mapping[str, Any], store: SqliteStore, *args: str) -> list[str]:
+def _node_argv(config: Mapping[str, Any], *args: str) -> list[str]:
     from mlrun_cli.backends.slurm import node_command
 
-    return [*node_command(config), "-q", "_exec", *args, "--tracking-uri", str(store.root)]
+    return [*node_command(config), "-q", "_exec", *args]
 
 
 def _export(config: Mapping[str, Any]) -> list[str]:
@@ -130,7 +135,7 @@ def _build_env(plan: Any, frozen: Path | None, intr: Interrupt) -> Any:
         raise Interrupted(intr.signal or 2, "while the environment was being built") from None
 
 
-def _job_file(store: SqliteStore, **fields: Any) -> None:
+def _job_file(store: Any, **fields: Any) -> None:
     """What the node needs to perform the run, so it never reads the store."""
     _write_json(store.run_dir(fields["run_id"]) / JOB_DIR / JOB_FILE, fields)
 
@@ -156,14 +161,14 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
     p = plan(req)
     store = None
     try:
-        store = embedded_store(req.tracking_uri)
+        store = cluster_store(req.tracking_uri)
         experiment_id = _experiment_id(store, req)
         user = _user()
         run_id = os.urandom(16).hex()
         name = req.run_name or f"{p.entry.name}-{run_id[:8]}"
         tags = {**_tags(p, p.env_manager, user, name), **req.extra_tags}
         tags["mlflow.project.backend"] = tgt.name
-        store.create_run(
+        run_id = store.create_run(
             NewRun(
                 run_id=run_id,
                 experiment_id=experiment_id,
@@ -175,7 +180,9 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                 start_time=int(time.time() * 1000),
                 status=SCHEDULED,
             )
-        )
+        ).run_id  # a server store assigns its own id
+        if not isinstance(store, SqliteStore):
+            store.set_status(run_id, SCHEDULED)  # MLflow creates runs RUNNING
         with Interrupt() as intr:
             try:
                 _record_source(p, store.artifact_dir(run_id))
@@ -204,7 +211,7 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                     project_dir=str(staged),
                     env_manager=p.env_manager,
                     frozen=str(frozen) if frozen else None,
-                    tracking_uri=str(store.root),
+                    tracking_uri=str(getattr(store, "shown", store.uri)),
                 )
                 log = store.artifact_dir(run_id) / OUTPUT_LOG
                 log.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +221,9 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                 sub = backend.submit(
                     JobSpec(
                         name=job_name,
-                        argv=_node_argv(tgt.config, store, "--run", run_id),
+                        argv=_node_argv(
+                            tgt.config, "--run", run_id, "--run-dir", str(store.run_dir(run_id))
+                        ),
                         workdir=staged,
                         log=log,
                         script=store.run_dir(run_id) / JOB_DIR / "job.sh",
@@ -365,7 +374,8 @@ def submit_sweep(
                 name=job_name,
                 argv=_node_argv(
                     tgt.config,
-                    store,
+                    "--tracking-uri",
+                    str(store.root),
                     "--sweep",
                     sweep_id,
                     "--index",

@@ -57,6 +57,12 @@ BASE_EXPORT = (
     "UV_CACHE_DIR",
     "UV_INDEX_URL",
     "NO_COLOR",
+    # An MLflow server store is written from the node: its credentials, by name only.
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
 )
 
 # squeue fields, in order; one line per job or array task (-r).

@@ -300,9 +300,13 @@ class MlflowRestStore:
     def artifact_dir(self, run_id: str) -> Path:
         return self.run_dir(run_id) / "artifacts"
 
-    def upload_artifacts(self, run_id: str) -> None:
-        """Send the run's staged files through the artifact proxy (or say where they stay)."""
-        root = self.artifact_dir(run_id)
+    def upload_artifacts(
+        self, run_id: str, keep: Sequence[str] = (), root: Path | None = None
+    ) -> None:
+        """Send the run's staged files through the artifact proxy (or say where they stay).
+
+        Sent files are removed, except those named in `keep` (a log still being read)."""
+        root = root or self.artifact_dir(run_id)
         files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
         if not files:
             return
@@ -333,7 +337,8 @@ class MlflowRestStore:
             )
             return
         for path in files:
-            path.unlink()
+            if path.name not in keep:
+                path.unlink()
 
     def _fetch_artifact_uri(self, run_id: str) -> str:
         data = self.request("GET", "runs/get", query={"run_id": run_id})

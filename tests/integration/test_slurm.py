@@ -281,6 +281,43 @@ def test_time_limit_fails_the_run_with_reason_timeout(mlrun: Mlrun, sleeper: Pat
     assert "got USR1" in proc.stderr
 
 
+@pytest.mark.slow
+def test_run_on_an_mlflow_server_store_is_written_from_the_node(
+    mlrun: Mlrun, isolated: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import textwrap
+
+    from tests.integration.mlflow_venvs import mlflow_venv
+    from tests.integration.test_mlflow_server import MLPROJECT, TRAIN, Server, read_back
+
+    venv = mlflow_venv("full")
+    server = Server(venv, tmp_path_factory.mktemp("mlflow-server-slurm"))
+    server.start()
+    try:
+        project = write_project(isolated / "srv", MLPROJECT, {"train.py": textwrap.dedent(TRAIN)})
+        path = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"  # the command's python has mlflow
+        proc = mlrun(
+            "run", str(project), "-P", "C=0.5", "--experiment-name", "on-slurm",
+            "--tracking-uri", server.uri, "--backend", "slurm", "--backend-config", FAST,
+            "--json", env={"PATH": path}, timeout=300,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        summary = json.loads(proc.stdout)
+        assert summary["status"] == "FINISHED"
+        got = read_back(venv, server.uri, "on-slurm")
+        assert got["run_id"] == summary["run_id"]  # the command resumed our run, no second one
+        assert got["status"] == "FINISHED"
+        assert got["params"]["alpha"] == "0.5" and got["params"]["C"] == "0.5"
+        assert got["metrics"]["helper"] == 7.0  # the events file, sent by the node
+        assert [v for v, _ in got["loss"]] == [1.0, 0.5, 1 / 3]
+        assert got["tags"]["mlrun.slurm.job_id"] == summary["job_id"]
+        assert "mlrun-output.log" in got["artifacts"] and "files/made.txt" in got["artifacts"]
+        status = run_json(mlrun, "runs", "status", summary["run_id"], "--tracking-uri", server.uri)
+        assert status["runs"][0]["status"] == "FINISHED"
+    finally:
+        server.stop()
+
+
 # -- sweeps ----------------------------------------------------------------------------------
 
 
