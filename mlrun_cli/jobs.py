@@ -141,11 +141,20 @@ def node_exec(run_dir: Path, run_id: str) -> int:
     status, exit_code, received = FAILED, 1, None
     server = _server_store(job)
     artifacts = run_dir / "artifacts"
+    capture = None
+    if job.get("capture"):
+        from mlrun_cli.tracking.capture import MetricCapture
+
+        capture = MetricCapture(job.get("capture_pattern"))
     drain: Callable[[], None] | None = None
     try:
         if server is not None:
             server.set_status(run_id, RUNNING)
-            drain = _server_drain(server, run_id, run_dir, Path(job["project_dir"]), artifacts)
+            drain = _server_drain(
+                server, run_id, run_dir, Path(job["project_dir"]), artifacts, capture
+            )
+        elif capture is not None:
+            drain = _capture_drain(capture, run_dir / EVENTS_FILE)
         project = load_project(Path(job["project_dir"]))
         frozen = Path(job["frozen"]) if job.get("frozen") else None
         env = get_manager(job["env_manager"]).prepare(
@@ -181,7 +190,10 @@ def node_exec(run_dir: Path, run_id: str) -> int:
                 log_path=Path(os.devnull),  # our stdout is the log already
                 relay=relay,
                 on_tick=drain,
+                on_output=capture.feed if capture is not None else None,
             )
+            if capture is not None:
+                capture.flush()
             received = outcome.signal or outcome.child_signal
             exit_code = outcome.exit_code
             if outcome.signal is not None or outcome.child_signal is not None:
@@ -201,6 +213,8 @@ def node_exec(run_dir: Path, run_id: str) -> int:
         relay.restore()
         if server is not None:
             _server_end(server, run_id, drain, artifacts, status, exit_code)
+        elif drain is not None:
+            drain()
         _write_json(
             folder / EXIT_FILE,
             {
@@ -225,9 +239,15 @@ def _server_store(job: Mapping[str, Any]) -> Any:
 
 
 def _server_drain(
-    server: Any, run_id: str, run_dir: Path, project_dir: Path, artifacts: Path
+    server: Any,
+    run_id: str,
+    run_dir: Path,
+    project_dir: Path,
+    artifacts: Path,
+    capture: Any,
 ) -> Callable[[], None]:
-    """Send the events file's new lines to the server (as a local run on a server store does)."""
+    """Send the events file's new lines and captured metrics to the server (as a local run on
+    a server store does)."""
     from mlrun_cli.tracking.events import EventReader, ingest
 
     reader = EventReader(run_dir / EVENTS_FILE, project_dir)
@@ -236,6 +256,32 @@ def _server_drain(
         batch = reader.read()
         if batch:
             ingest(batch, run_id, server.log_batch, artifacts, console.warn)
+        if capture is not None and (captured := capture.take()):
+            server.log_batch(run_id, metrics=captured)
+
+    return drain
+
+
+def _capture_drain(capture: Any, events: Path) -> Callable[[], None]:
+    """Captured metrics become lines of the events file, which the submitting side ingests."""
+
+    def drain() -> None:
+        captured = capture.take()
+        if not captured:
+            return
+        lines = "".join(
+            json.dumps(
+                {"type": "metric", "key": m.key, "value": m.value, "step": m.step,
+                 "timestamp": m.timestamp}
+            ) + "\n"
+            for m in captured
+        )  # fmt: skip
+        # One append per batch of whole lines: the command may write the same file.
+        fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, lines.encode())
+        finally:
+            os.close(fd)
 
     return drain
 

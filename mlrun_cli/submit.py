@@ -152,11 +152,6 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
         plan,
     )
 
-    if req.capture_metrics or req.capture_pattern:
-        raise BackendError(
-            "--capture-metrics runs on this machine only; log metrics from the command "
-            "(mlrun_cli.tracking or mlflow) when it runs on a cluster"
-        )
     backend = get_backend(tgt.name, tgt.config)
     p = plan(req)
     store = None
@@ -212,6 +207,8 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                     env_manager=p.env_manager,
                     frozen=str(frozen) if frozen else None,
                     tracking_uri=str(getattr(store, "shown", store.uri)),
+                    capture=bool(req.capture_metrics or req.capture_pattern),
+                    capture_pattern=req.capture_pattern,
                 )
                 log = store.artifact_dir(run_id) / OUTPUT_LOG
                 log.parent.mkdir(parents=True, exist_ok=True)

@@ -170,6 +170,17 @@ def test_failing_job_is_failed_with_its_exit_code(mlrun: Mlrun, sleeper: Path) -
     assert "done" in proc.stderr  # with --json the job's output goes to stderr
 
 
+def test_captured_metrics_come_back_from_the_node(mlrun: Mlrun, isolated: Path) -> None:
+    chatty = "name: c\nentry_points:\n  main:\n    command: \"printf 'loss: 0.5\\nacc=0.75\\n'\"\n"
+    project = write_project(isolated / "chatty", chatty)
+    proc = mlrun(
+        "run", str(project), "--capture-metrics", "--env-manager", "local", "--backend",
+        "slurm", "--backend-config", FAST, "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert show(mlrun, json.loads(proc.stdout)["run_id"])["metrics"] == {"loss": 0.5, "acc": 0.75}
+
+
 def test_cancel_ends_a_running_job_killed(mlrun: Mlrun, sleeper: Path, cluster: LocalSlurm) -> None:
     sub = submit_detached(mlrun, str(sleeper), "-P", "n=120", "--env-manager", "local")
     assert wait_status(mlrun, sub["run_id"], {"RUNNING"})["status"] == "RUNNING"
