@@ -147,14 +147,19 @@ def node_exec(run_dir: Path, run_id: str) -> int:
 
         capture = MetricCapture(job.get("capture_pattern"))
     drain: Callable[[], None] | None = None
+    scratch = None
     try:
         if server is not None:
             server.set_status(run_id, RUNNING)
             drain = _server_drain(
                 server, run_id, run_dir, Path(job["project_dir"]), artifacts, capture
             )
-        elif capture is not None:
-            drain = _capture_drain(capture, run_dir / EVENTS_FILE)
+        else:
+            if job.get("mlflow_endpoint", True):
+                from mlrun_cli.tracking.scratch import open_scratch
+
+                scratch = open_scratch(job, run_dir)
+            drain = _local_drain(capture, scratch, run_dir / EVENTS_FILE)
         project = load_project(Path(job["project_dir"]))
         frozen = Path(job["frozen"]) if job.get("frozen") else None
         env = get_manager(job["env_manager"]).prepare(
@@ -171,6 +176,10 @@ def node_exec(run_dir: Path, run_id: str) -> int:
             artifact_dir=artifacts,
             env=env,
         )
+        if scratch is not None:
+            for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+                child_env.pop(var, None)  # basic auth would win over the endpoint's token
+            child_env.update(scratch.child_env())
         if server is not None:
             # The command's mlflow client resumes our run on the server directly.
             child_env.update(
@@ -200,6 +209,16 @@ def node_exec(run_dir: Path, run_id: str) -> int:
                 status = KILLED
             else:
                 status = FINISHED if exit_code == 0 else FAILED
+            if (
+                status == FINISHED
+                and scratch is not None
+                and scratch.child_status
+                in (
+                    KILLED,
+                    FAILED,
+                )
+            ):
+                status = scratch.child_status  # the command said so explicitly
         else:
             received, status, exit_code = relay.received, KILLED, 128 + relay.received
     except BaseException as exc:
@@ -215,6 +234,9 @@ def node_exec(run_dir: Path, run_id: str) -> int:
             _server_end(server, run_id, drain, artifacts, status, exit_code)
         elif drain is not None:
             drain()
+        if scratch is not None:
+            for warning in scratch.close():
+                print(f"mlrun: {warning}", file=sys.stderr, flush=True)
         _write_json(
             folder / EXIT_FILE,
             {
@@ -262,11 +284,14 @@ def _server_drain(
     return drain
 
 
-def _capture_drain(capture: Any, events: Path) -> Callable[[], None]:
-    """Captured metrics become lines of the events file, which the submitting side ingests."""
+def _local_drain(capture: Any, scratch: Any, events: Path) -> Callable[[], None]:
+    """Captured metrics and what the command logged through the endpoint become lines of the
+    events file, which the submitting side ingests."""
 
     def drain() -> None:
-        captured = capture.take()
+        if scratch is not None:
+            scratch.export()
+        captured = capture.take() if capture is not None else None
         if not captured:
             return
         lines = "".join(

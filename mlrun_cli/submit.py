@@ -209,6 +209,9 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                     tracking_uri=str(getattr(store, "shown", store.uri)),
                     capture=bool(req.capture_metrics or req.capture_pattern),
                     capture_pattern=req.capture_pattern,
+                    mlflow_endpoint=req.mlflow_endpoint,
+                    params=dict(p.params.all),
+                    user=user,
                 )
                 log = store.artifact_dir(run_id) / OUTPUT_LOG
                 log.parent.mkdir(parents=True, exist_ok=True)
@@ -341,6 +344,8 @@ def submit_sweep(
                 env_manager=p.env_manager,
                 frozen=None,
                 tracking_uri=str(store.root),
+                params=dict(resolved.all),
+                user=run.user,
             )
             index_of[run.tags["mlrun.sweep.index"]] = run.run_id
             log = store.artifact_dir(run.run_id) / OUTPUT_LOG

@@ -293,6 +293,33 @@ def test_time_limit_fails_the_run_with_reason_timeout(mlrun: Mlrun, sleeper: Pat
 
 
 @pytest.mark.slow
+def test_mlflow_calls_on_the_node_land_in_the_embedded_store(mlrun: Mlrun, isolated: Path) -> None:
+    import textwrap
+
+    from tests.integration.mlflow_venvs import mlflow_venv
+    from tests.integration.test_mlflow_server import MLPROJECT, TRAIN
+
+    venv = mlflow_venv("full")
+    project = write_project(isolated / "srv", MLPROJECT, {"train.py": textwrap.dedent(TRAIN)})
+    path = f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}"  # the command's python has mlflow
+    proc = mlrun(
+        "run", str(project), "-P", "C=0.5", "--env-manager", "local", "--backend", "slurm",
+        "--backend-config", FAST, "--json", env={"PATH": path}, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run_id = json.loads(proc.stdout)["run_id"]
+    assert [r["run_id"] for r in run_json(mlrun, "runs", "list")["runs"]] == [run_id]
+    run = show(mlrun, run_id)
+    assert run["status"] == "FINISHED"
+    assert run["params"]["alpha"] == "0.5" and run["params"]["C"] == "0.5"
+    assert run["metrics"]["loss"] == pytest.approx(1 / 3) and run["metrics"]["helper"] == 7.0
+    assert run["tags"]["stage"] == "server"
+    artifacts = isolated / ".mlrun" / "runs" / run_id / "artifacts"
+    assert (artifacts / "notes" / "hi.txt").read_text() == "hi"
+    assert (artifacts / "files" / "made.txt").read_text() == "made"
+
+
+@pytest.mark.slow
 def test_run_on_an_mlflow_server_store_is_written_from_the_node(
     mlrun: Mlrun, isolated: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
