@@ -56,6 +56,8 @@ NODE_TAG = "mlrun.slurm.node"
 ACTIVE = (SCHEDULED, RUNNING)
 # The scheduler ended the job (the command did not fail by itself).
 SCHEDULER_ENDED = FAILED_STATES - {"FAILED"}
+# After a cancel, how long to wait for the scheduler to confirm before giving up waiting.
+_GIVE_UP_S = 120
 # Slurm keeps the submit time of a job to the second, on the controller's clock.
 _CLOCK_SLACK_S = 120
 
@@ -728,5 +730,11 @@ def wait(
                 if not active_runs(store, run_ids):
                     if follower is not None:
                         follower.pump()
+                    return intr.signal
+                if cancelled_at is not None and now - cancelled_at > grace_period() + _GIVE_UP_S:
+                    console.warn(
+                        "the scheduler has not confirmed the end of every job; see "
+                        "'mlrun runs status' later"
+                    )
                     return intr.signal
             time.sleep(min(0.1, poll_interval))
