@@ -31,9 +31,13 @@ def _store(tracking_uri: str | None) -> Any:
     store = open_store(resolve_tracking_uri(tracking_uri))
     for run_id in record_lost_runs(store):
         console.warn(f"run {run_id[:8]} was RUNNING but its runner is gone; recorded FAILED")
-    from mlrun_cli.jobs import refresh
+    from mlrun_cli.tracking.store import SUBMITTED_TAG
 
-    refresh(store)
+    active = getattr(store, "any_active_with_tag", None)
+    if active is not None and active(SUBMITTED_TAG):  # cheap: the import only when needed
+        from mlrun_cli.jobs import refresh
+
+        refresh(store)
     return store
 
 

@@ -33,7 +33,15 @@ from mlrun_cli import console
 from mlrun_cli.backends import Backend, BackendError, JobState
 from mlrun_cli.backends.slurm import FAILED_STATES, PENDING_STATES, RUNNING_STATES
 from mlrun_cli.tracking.sqlite import SqliteStore
-from mlrun_cli.tracking.store import FAILED, FINISHED, KILLED, RUNNING, SCHEDULED, Run
+from mlrun_cli.tracking.store import (
+    FAILED,
+    FINISHED,
+    KILLED,
+    RUNNING,
+    SCHEDULED,
+    SUBMITTED_TAG,
+    Run,
+)
 
 JOB_DIR = "job"
 JOB_FILE = "job.json"
@@ -45,7 +53,7 @@ CANCELLED_FILE = "cancelled.json"
 INGESTED_FILE = "ingested.json"
 OUTPUT_LOG = "mlrun-output.log"
 
-JOB_ID_TAG = "mlrun.slurm.job_id"
+JOB_ID_TAG = SUBMITTED_TAG
 SUBMIT_TAG = "mlrun.slurm.submit_time"
 JOB_NAME_TAG = "mlrun.slurm.job_name"
 REASON_TAG = "mlrun.slurm.reason"

@@ -64,6 +64,10 @@ class Run:
     metrics: Mapping[str, Metric] = field(default_factory=dict)  # latest value per key
 
 
+# The tag a run submitted to a cluster carries (its job id); lists look for active ones cheaply.
+SUBMITTED_TAG = "mlrun.slurm.job_id"
+
+
 @dataclass(frozen=True)
 class NewRun:
     """What a store needs to create a run."""
