@@ -257,24 +257,13 @@ def run(
         mlflow_endpoint=not no_mlflow_endpoint,
     )
     if backend != "local" or backend_config is not None or detach:
-        from mlrun_cli.submit import submit_run, target
-
-        tgt = target(backend, backend_config)
         if dry_run:
+            from mlrun_cli.submit import target
+
+            target(backend, backend_config)
             console.out(plan(req).command)
             return
-        summary = submit_run(req, tgt, detach=detach)
-        if detach:
-            _detached(summary, as_json)
-            return
-        if as_json:
-            console.json_out(summary)
-        else:
-            reason = f", {summary['reason']}" if summary.get("reason") else ""
-            console.info(
-                f"run {summary['run_id']} {summary['status']} (exit code {summary['exit_code']}{reason})"
-            )
-        sys.exit(summary["exit_code"])
+        submit_and_finish(req, backend, backend_config, detach, as_json)
     p = plan(req)
     if dry_run:
         p.source.cleanup()
@@ -285,6 +274,26 @@ def run(
         return
     result = execute_run(req, p)
     _finish(result, as_json)
+
+
+def submit_and_finish(
+    req: Any, backend: str, backend_config: str | None, detach: bool, as_json: bool
+) -> None:
+    """Submit `req` to a cluster backend; wait for it unless `detach`; exit with its code."""
+    from mlrun_cli.submit import submit_run, target
+
+    summary = submit_run(req, target(backend, backend_config), detach=detach)
+    if detach:
+        _detached(summary, as_json)
+        sys.exit(0)
+    if as_json:
+        console.json_out(summary)
+    else:
+        reason = f", {summary['reason']}" if summary.get("reason") else ""
+        console.info(
+            f"run {summary['run_id']} {summary['status']} (exit code {summary['exit_code']}{reason})"
+        )
+    sys.exit(summary["exit_code"])
 
 
 def _finish(result: Any, as_json: bool) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli import _finish, json_option, tracking_option
+from mlrun_cli.cli import _finish, backend_options, json_option, tracking_option
 
 
 @click.command()
@@ -20,12 +20,16 @@ from mlrun_cli.cli import _finish, json_option, tracking_option
     type=click.Choice(["local", "virtualenv", "uv", "conda"]),
     help="Default: the manager the run used.",
 )
+@backend_options
 @tracking_option
 @json_option
 def rerun(
     run_id: str,
     params: Sequence[str],
     env_manager: str | None,
+    backend: str,
+    backend_config: str | None,
+    detach: bool,
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
@@ -50,5 +54,9 @@ def rerun(
     warning = untracked_warning(store, store.get_run(run_id))
     if warning:
         console.warn(warning)
+    if backend != "local" or backend_config is not None or detach:
+        from mlrun_cli.cli import submit_and_finish
+
+        submit_and_finish(req, backend, backend_config, detach, as_json)
     p = plan(req)
     _finish(execute_run(req, p), as_json)

@@ -175,6 +175,8 @@ def node_exec(run_dir: Path, run_id: str) -> int:
         env = get_manager(job["env_manager"]).prepare(
             project, frozen=frozen, cancelled=lambda: relay.received is not None
         )
+        if job.get("env_build") == "node":
+            _record_env(env, server, run_id, run_dir / EVENTS_FILE)
         checkpoints = run_dir / "checkpoints"
         checkpoints.mkdir(parents=True, exist_ok=True)
         child_env = child_environment(
@@ -298,25 +300,20 @@ def _local_drain(capture: Any, scratch: Any, events: Path) -> Callable[[], None]
     """Captured metrics and what the command logged through the endpoint become lines of the
     events file, which the submitting side ingests."""
 
+    from mlrun_cli.tracking.events import append_events
+
     def drain() -> None:
         if scratch is not None:
             scratch.export()
-        captured = capture.take() if capture is not None else None
-        if not captured:
-            return
-        lines = "".join(
-            json.dumps(
+        captured = capture.take() if capture is not None else []
+        append_events(
+            events,
+            [
                 {"type": "metric", "key": m.key, "value": m.value, "step": m.step,
                  "timestamp": m.timestamp}
-            ) + "\n"
-            for m in captured
+                for m in captured
+            ],
         )  # fmt: skip
-        # One append per batch of whole lines: the command may write the same file.
-        fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, lines.encode())
-        finally:
-            os.close(fd)
 
     return drain
 
@@ -336,6 +333,18 @@ def _server_end(
         server.set_terminated(run_id, status, int(time.time() * 1000), exit_code)
     except Exception as exc:  # the run folder still records the end
         print(f"mlrun: could not record the end on the server: {exc}", file=sys.stderr)
+
+
+def _record_env(env: Any, server: Any, run_id: str, events: Path) -> None:
+    """The environment built on the node is part of the run's provenance too."""
+    from mlrun_cli.runner import _env_tags
+    from mlrun_cli.tracking.events import append_events
+
+    tags = _env_tags(env)
+    if server is not None:
+        server.log_batch(run_id, tags=tags)
+    else:
+        append_events(events, [{"type": "tag", "key": k, "value": v} for k, v in tags.items()])
 
 
 def _slurm_job_id() -> str | None:

@@ -210,6 +210,7 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                     capture=bool(req.capture_metrics or req.capture_pattern),
                     capture_pattern=req.capture_pattern,
                     mlflow_endpoint=req.mlflow_endpoint,
+                    env_build=tgt.config.get("env_build", "submit"),
                     params=dict(p.params.all),
                     user=user,
                 )
@@ -346,6 +347,7 @@ def submit_sweep(
                 tracking_uri=str(store.root),
                 params=dict(resolved.all),
                 user=run.user,
+                env_build=tgt.config.get("env_build", "submit"),
             )
             index_of[run.tags["mlrun.sweep.index"]] = run.run_id
             log = store.artifact_dir(run.run_id) / OUTPUT_LOG

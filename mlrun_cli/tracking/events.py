@@ -20,7 +20,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,3 +171,16 @@ def copy_artifact(src: Path, artifact_dir: Path, sub: str | None) -> Path:
         shutil.copyfile(src, tmp)
         os.replace(tmp, dest)
     return dest
+
+
+def append_events(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """Append `records` as lines of an events file, in one write of whole lines (the command
+    may append to the same file at the same time)."""
+    if not records:
+        return
+    data = "".join(json.dumps(dict(r)) + "\n" for r in records).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)

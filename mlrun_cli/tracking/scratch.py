@@ -9,7 +9,6 @@ event. Files logged through the endpoint are moved into the run's artifacts at t
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -19,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from mlrun_cli.tracking.events import append_events
 from mlrun_cli.tracking.sqlite import SqliteStore
 from mlrun_cli.tracking.store import NewRun
 
@@ -108,15 +108,7 @@ class ScratchEndpoint:
                     "timestamp": timestamp,
                 }
             )
-        if not lines:
-            return
-        data = "".join(json.dumps(line) + "\n" for line in lines).encode()
-        # One append of whole lines: the command may write the same file through the helper.
-        fd = os.open(self.events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
+        append_events(self.events, lines)
 
     def close(self) -> list[str]:
         """Stop serving, export the rest, move logged files; returns warnings to show."""

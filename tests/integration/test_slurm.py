@@ -356,6 +356,44 @@ def test_run_on_an_mlflow_server_store_is_written_from_the_node(
         server.stop()
 
 
+def test_rerun_on_the_cluster_reproduces_a_local_run(mlrun: Mlrun, sleeper: Path) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", "init", "-q", str(sleeper)], check=True)
+    subprocess.run([*git, "-C", str(sleeper), "add", "-A"], check=True)
+    subprocess.run([*git, "-C", str(sleeper), "commit", "-qm", "c"], check=True)
+    first = run_json(mlrun, "run", str(sleeper), "-P", "n=0.1", "--env-manager", "local")
+    again = run_json(
+        mlrun, "rerun", first["run_id"], "--backend", "slurm", "--backend-config", FAST
+    )
+    assert again["status"] == "FINISHED", again
+    run = show(mlrun, again["run_id"])
+    assert run["tags"]["mlrun.rerun_of"] == first["run_id"]
+    assert run["tags"]["mlflow.project.backend"] == "slurm"
+    assert run["params"]["n"] == "0.1" and run["metrics"]["slept"] == 0.1
+    assert (
+        run["tags"]["mlflow.source.git.commit"]
+        == show(mlrun, first["run_id"])["tags"]["mlflow.source.git.commit"]
+    )
+
+
+def test_environment_built_on_the_node(mlrun: Mlrun, isolated: Path) -> None:
+    project = write_project(
+        isolated / "envnode",
+        "name: e\npython_env: python_env.yaml\nentry_points:\n  main:\n"
+        "    command: \"python -c 'import sys; print(sys.prefix)'\"\n",
+        {"python_env.yaml": "dependencies: []\n"},
+    )
+    config = json.dumps({"env_build": "node", "poll_interval": 0.3})
+    summary = run_json(
+        mlrun, "run", str(project), "--backend", "slurm", "--backend-config", config, timeout=300
+    )
+    assert summary["status"] == "FINISHED", summary
+    tags = show(mlrun, summary["run_id"])["tags"]
+    assert tags["mlrun.env.key"]  # recorded by the node through the events file
+    envs = run_json(mlrun, "envs", "list")
+    assert tags["mlrun.env.key"] in json.dumps(envs)
+
+
 # -- sweeps ----------------------------------------------------------------------------------
 
 
@@ -374,6 +412,23 @@ def test_sweep_is_one_array_with_at_most_j_at_once(mlrun: Mlrun, sleeper: Path) 
     most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
     assert most <= 2, spans
     assert most == 2  # and they did run side by side
+
+
+def test_large_sweep_is_chained_arrays_keeping_to_j(mlrun: Mlrun, sleeper: Path) -> None:
+    config = json.dumps({"array_max": 2, "poll_interval": 0.3})
+    proc = mlrun(
+        "sweep", str(sleeper), "-P", "n=[0.5,0.5,0.5,0.5,0.5]", "-j", "2", "--env-manager",
+        "local", "--backend", "slurm", "--backend-config", config, "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["counts"] == {"FINISHED": 5}
+    trials = sorted((show(mlrun, t["run_id"]) for t in summary["trials"]),
+                    key=lambda t: int(t["tags"]["mlrun.sweep.index"]))  # fmt: skip
+    arrays = [t["tags"]["mlrun.slurm.job_id"].split("_")[0] for t in trials]
+    assert len(set(arrays)) == 3 and arrays[0] == arrays[1] and arrays[2] == arrays[3]
+    spans = [(t["metrics"]["start"], t["metrics"]["end"]) for t in trials]
+    assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) <= 2
 
 
 def test_sweep_resume_submits_only_the_missing_indices(
