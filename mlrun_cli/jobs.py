@@ -81,7 +81,7 @@ def heartbeat_interval() -> float:
         return 10.0
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as fh:
@@ -91,7 +91,7 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -114,7 +114,7 @@ def node_exec(run_dir: Path, run_id: str) -> int:
     from mlrun_cli.runner import child_environment
 
     folder = run_dir / JOB_DIR
-    job = _read_json(folder / JOB_FILE)
+    job = read_json(folder / JOB_FILE)
     if job is None:
         raise BackendError(f"{folder / JOB_FILE}: missing or unreadable; was the run submitted?")
     restart = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
@@ -134,7 +134,7 @@ def node_exec(run_dir: Path, run_id: str) -> int:
 
     for sig in (signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, warn_child)
-    _write_json(
+    write_json(
         folder / STARTED_FILE,
         {
             "host": os.uname().nodename,
@@ -249,7 +249,7 @@ def node_exec(run_dir: Path, run_id: str) -> int:
         if scratch is not None:
             for warning in scratch.close():
                 print(f"mlrun: {warning}", file=sys.stderr, flush=True)
-        _write_json(
+        write_json(
             folder / EXIT_FILE,
             {
                 "exit_code": exit_code,
@@ -366,7 +366,7 @@ def _heartbeat(path: Path, stop: threading.Event) -> None:
 
 def sweep_trial(store: SqliteStore, sweep_id: str, index: int) -> str:
     """The run id of trial `index` of a submitted sweep (from the sweep's job folder)."""
-    trials = _read_json(store.run_dir(sweep_id) / JOB_DIR / "trials.json") or {}
+    trials = read_json(store.run_dir(sweep_id) / JOB_DIR / "trials.json") or {}
     try:
         return str(trials[str(index)])
     except KeyError:
@@ -495,8 +495,8 @@ def sync_one(store: Any, run: Run, state: JobState | None) -> str:
         state = _ours(run, state)
         if isinstance(store, SqliteStore):  # a server store gets its events from the node
             _ingest_events(store, run)
-        started = _read_json(folder / STARTED_FILE)
-        ended = _read_json(folder / EXIT_FILE)
+        started = read_json(folder / STARTED_FILE)
+        ended = read_json(folder / EXIT_FILE)
         restarts = max(state.restarts if state else 0, int((started or {}).get("restart", 0)))
         tags: dict[str, str] = {}
         if restarts and str(restarts) != run.tags.get(RESTARTS_TAG):
@@ -595,18 +595,18 @@ def _ingest_events(store: SqliteStore, run: Run) -> None:
     from mlrun_cli.tracking.events import EventReader, ingest
 
     folder = job_dir(store, run.run_id)
-    job = _read_json(folder / JOB_FILE) or {}
+    job = read_json(folder / JOB_FILE) or {}
     reader = EventReader(
         store.run_dir(run.run_id) / "events.jsonl", Path(job.get("project_dir", "."))
     )
-    mark = _read_json(folder / INGESTED_FILE) or {}
+    mark = read_json(folder / INGESTED_FILE) or {}
     reader.offset = int(mark.get("offset", 0))
     reader.line_no = int(mark.get("line", 0))
     batch = reader.read()
     if reader.offset == mark.get("offset", 0):
         return
     ingest(batch, run.run_id, store.log_batch, store.artifact_dir(run.run_id), console.warn)
-    _write_json(folder / INGESTED_FILE, {"offset": reader.offset, "line": reader.line_no})
+    write_json(folder / INGESTED_FILE, {"offset": reader.offset, "line": reader.line_no})
 
 
 def _finish_sweeps(store: SqliteStore, sweep_ids: set[Any]) -> None:
@@ -634,7 +634,7 @@ def active_in_sweep(store: SqliteStore, sweep_id: str) -> int:
 def mark_cancelled(store: Any, run_ids: Sequence[str]) -> None:
     """Remember that we cancelled these, so a job gone from the queue reads KILLED, not LOST."""
     for rid in run_ids:
-        _write_json(job_dir(store, rid) / CANCELLED_FILE, {"time_ms": int(time.time() * 1000)})
+        write_json(job_dir(store, rid) / CANCELLED_FILE, {"time_ms": int(time.time() * 1000)})
 
 
 # -- waiting, attached ----------------------------------------------------------------------

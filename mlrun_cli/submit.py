@@ -29,8 +29,8 @@ from mlrun_cli.jobs import (
     SUBMIT_TAG,
     Change,
     Interrupt,
-    _write_json,
     wait,
+    write_json,
 )
 from mlrun_cli.tracking.sqlite import SqliteStore
 from mlrun_cli.tracking.store import FAILED, FINISHED, KILLED, SCHEDULED, NewRun
@@ -112,6 +112,22 @@ def stage(source_dir: Path, git_root: Path | None, dest: Path) -> Path:
     return dest
 
 
+def _stage_plan(p: Any, tgt: Target, key: str) -> Path:
+    """Stage the planned project under the backend's stage directory, as `key`."""
+    from mlrun_cli.backends.slurm import stage_root
+
+    git = p.source.git
+    return stage(p.project.dir, git.root if git is not None else None, stage_root(tgt.config) / key)
+
+
+def _output_log(store: Any, run_id: str) -> Path:
+    """The run's output log, created now: it exists from the moment the job is submitted."""
+    log = Path(store.artifact_dir(run_id)) / OUTPUT_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.touch()
+    return log
+
+
 def _node_argv(config: Mapping[str, Any], *args: str) -> list[str]:
     from mlrun_cli.backends.slurm import node_command
 
@@ -137,7 +153,7 @@ def _build_env(plan: Any, frozen: Path | None, intr: Interrupt) -> Any:
 
 def _job_file(store: Any, **fields: Any) -> None:
     """What the node needs to perform the run, so it never reads the store."""
-    _write_json(store.run_dir(fields["run_id"]) / JOB_DIR / JOB_FILE, fields)
+    write_json(store.run_dir(fields["run_id"]) / JOB_DIR / JOB_FILE, fields)
 
 
 def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
@@ -187,13 +203,7 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                         store.log_batch(run_id, tags=env_tags)
                 if intr.signal is not None:
                     raise Interrupted(intr.signal)
-                from mlrun_cli.backends.slurm import stage_root
-
-                staged = stage(
-                    p.project.dir,
-                    p.source.git.root if p.source.git and p.source.git.root else None,
-                    stage_root(tgt.config) / run_id,
-                )
+                staged = _stage_plan(p, tgt, run_id)
                 frozen = None
                 if req.frozen_requirements is not None:
                     frozen = staged / ".mlrun-requirements.frozen.txt"
@@ -214,9 +224,7 @@ def submit_run(req: Any, tgt: Target, *, detach: bool) -> dict[str, Any]:
                     params=dict(p.params.all),
                     user=user,
                 )
-                log = store.artifact_dir(run_id) / OUTPUT_LOG
-                log.parent.mkdir(parents=True, exist_ok=True)
-                log.touch()
+                log = _output_log(store, run_id)
                 job_name = f"mlrun-{run_id[:8]}"
                 submitted_at = time.time()
                 sub = backend.submit(
@@ -290,7 +298,6 @@ def submit_sweep(
     as_json: bool,
 ) -> dict[str, Any]:
     """Submit the SCHEDULED trials of a sweep as job arrays (at most `jobs` at once)."""
-    from mlrun_cli.backends.slurm import stage_root
     from mlrun_cli.params import render_command, resolve
     from mlrun_cli.runner import RunRequest, _env_tags, _tags, _user, plan
 
@@ -314,11 +321,7 @@ def submit_sweep(
             env_tags: dict[str, str] = {}
             if tgt.config.get("env_build", "submit") == "submit":
                 env_tags = _env_tags(_build_env(p, None, intr))
-            staged = stage(
-                p.project.dir,
-                p.source.git.root if p.source.git and p.source.git.root else None,
-                stage_root(tgt.config) / sweep_id,
-            )
+            staged = _stage_plan(p, tgt, sweep_id)
         base = {
             **_tags(p, p.env_manager, _user(), ""),
             **env_tags,
@@ -350,11 +353,9 @@ def submit_sweep(
                 env_build=tgt.config.get("env_build", "submit"),
             )
             index_of[run.tags["mlrun.sweep.index"]] = run.run_id
-            log = store.artifact_dir(run.run_id) / OUTPUT_LOG
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.touch()
+            _output_log(store, run.run_id)
         known = _read_trials(sweep_job)
-        _write_json(sweep_job / "trials.json", {**known, **index_of})
+        write_json(sweep_job / "trials.json", {**known, **index_of})
     finally:
         p.source.cleanup()
     array_max = int(tgt.config.get("array_max") or DEFAULT_ARRAY_MAX)
@@ -426,9 +427,9 @@ def submit_sweep(
 
 
 def _read_trials(folder: Path) -> dict[str, str]:
-    from mlrun_cli.jobs import _read_json
+    from mlrun_cli.jobs import read_json
 
-    return {str(k): str(v) for k, v in (_read_json(folder / "trials.json") or {}).items()}
+    return {str(k): str(v) for k, v in (read_json(folder / "trials.json") or {}).items()}
 
 
 def wait_sweep(
@@ -455,7 +456,7 @@ def wait_sweep(
 
 def sweep_target(store: SqliteStore, sweep_id: str, config_text: str | None) -> Target | None:
     """The backend a sweep was submitted to (config from the sweep's record), or None."""
-    from mlrun_cli.jobs import _read_json
+    from mlrun_cli.jobs import read_json
 
     run = store.get_run(sweep_id)
     name = run.tags.get("mlrun.sweep.backend")
@@ -463,7 +464,7 @@ def sweep_target(store: SqliteStore, sweep_id: str, config_text: str | None) -> 
         return None
     if config_text is not None:
         return target(name, config_text)
-    saved = _read_json(store.run_dir(sweep_id) / JOB_DIR / "backend.json") or {}
+    saved = read_json(store.run_dir(sweep_id) / JOB_DIR / "backend.json") or {}
     from mlrun_cli.backends.slurm import check_ready
 
     check_ready(saved)
@@ -471,4 +472,4 @@ def sweep_target(store: SqliteStore, sweep_id: str, config_text: str | None) -> 
 
 
 def save_target(store: SqliteStore, sweep_id: str, tgt: Target) -> None:
-    _write_json(store.run_dir(sweep_id) / JOB_DIR / "backend.json", dict(tgt.config))
+    write_json(store.run_dir(sweep_id) / JOB_DIR / "backend.json", dict(tgt.config))
