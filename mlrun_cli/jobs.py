@@ -717,6 +717,7 @@ def wait(
     next_poll = 0.0
     cancelled_at: float | None = None
     hard = False
+    warned: set[str] = set()
     with Interrupt() as intr:
         while True:
             if follower is not None:
@@ -739,7 +740,9 @@ def wait(
                 try:
                     changes = sync(store, run_ids, backend)
                 except BackendError as exc:
-                    console.warn(f"{exc}; trying again")
+                    if str(exc) not in warned:  # once per problem, not once per poll
+                        warned.add(str(exc))
+                        console.warn(f"{exc}; trying again every poll")
                     changes = []
                 for change in changes:
                     if on_change is not None:

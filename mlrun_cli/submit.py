@@ -296,6 +296,7 @@ def submit_sweep(
     jobs: int,
     detach: bool,
     as_json: bool,
+    max_failures: int | None = None,
 ) -> dict[str, Any]:
     """Submit the SCHEDULED trials of a sweep as job arrays (at most `jobs` at once)."""
     from mlrun_cli.params import render_command, resolve
@@ -423,7 +424,7 @@ def submit_sweep(
         f"sweep {sweep_id[:8]}: {len(indices)} trials submitted as {tgt.name} array job"
         f"{'s' if len(submitted) > 1 else ''} {', '.join(s.job_id for s in submitted)}"
     )
-    return wait_sweep(store, sweep_id, spec, tgt, as_json=as_json)
+    return wait_sweep(store, sweep_id, spec, tgt, as_json=as_json, max_failures=max_failures)
 
 
 def _read_trials(folder: Path) -> dict[str, str]:
@@ -433,21 +434,44 @@ def _read_trials(folder: Path) -> dict[str, str]:
 
 
 def wait_sweep(
-    store: SqliteStore, sweep_id: str, spec: Mapping[str, Any], tgt: Target, *, as_json: bool
+    store: SqliteStore,
+    sweep_id: str,
+    spec: Mapping[str, Any],
+    tgt: Target,
+    *,
+    as_json: bool,
+    max_failures: int | None = None,
 ) -> dict[str, Any]:
-    """Wait for a submitted sweep: one line per ended trial, Ctrl-C cancels the rest."""
+    """Wait for a submitted sweep: one line per ended trial, Ctrl-C cancels the rest.
+
+    After `max_failures` failed trials the unstarted ones are cancelled (one call) and the
+    running ones finish, as a local sweep stops starting new trials.
+    """
+    from mlrun_cli.jobs import active_runs, mark_cancelled
     from mlrun_cli.sweeps.run import _report, finish_sweep
 
     backend = get_backend(tgt.name, tgt.config)
     trial_ids = store.tagged("mlrun.sweep.id", sweep_id)
     total = int(spec["count"])
     done = [sum(1 for r in store.load_runs(trial_ids) if r.status not in (SCHEDULED, "RUNNING"))]
+    failures = [0]
 
     def report(change: Change) -> None:
         if change.after in (SCHEDULED, "RUNNING"):
             return
         done[0] += 1
         _report(store.get_run(change.run_id), spec, done[0], total)
+        if change.after != FAILED or max_failures is None:
+            return
+        failures[0] += 1
+        if failures[0] == max_failures:
+            unstarted = [r for r in active_runs(store, trial_ids) if r.status == SCHEDULED]
+            mark_cancelled(store, [r.run_id for r in unstarted])
+            backend.cancel([r.tags[JOB_ID_TAG] for r in unstarted])
+            console.info(
+                f"{failures[0]} trial(s) failed: {len(unstarted)} unstarted trial(s) cancelled, "
+                "running ones finish"
+            )
 
     interrupted = wait(store, backend, trial_ids, poll_interval=tgt.poll_interval, on_change=report)
     summary = finish_sweep(store, sweep_id, interrupted)

@@ -158,6 +158,23 @@ def test_script_passes_exports_by_name_only(
     subprocess.run(["bash", "-n"], input=text, text=True, check=True)  # valid shell
 
 
+def test_sacct_gives_the_final_state_where_accounting_works(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = isolated / "bin"
+    bin_dir.mkdir()
+    sacct = bin_dir / "sacct"
+    sacct.write_text("#!/bin/sh\necho '7|TIMEOUT|0:15|mlrun-x'\necho '8|COMPLETED|0:0|other'\n")
+    sacct.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    states = SlurmBackend({}).final(["7"])
+    assert list(states) == ["7"] and states["7"].state == "TIMEOUT"
+    got = _final(_run(), states["7"], None, None, 0, isolated)
+    assert got is not None and got[0] == "FAILED" and got[3]["mlrun.slurm.reason"] == "TIMEOUT"
+    sacct.write_text("#!/bin/sh\necho 'accounting storage is disabled' >&2\nexit 1\n")
+    assert SlurmBackend({}).final(["7"]) == {}  # no accounting: the run folder decides
+
+
 def test_array_spec_collapses_runs() -> None:
     assert array_spec([0, 1, 2, 3], 2) == "0-3%2"
     assert array_spec([3, 1, 7, 8, 9], None) == "1,3,7-9"

@@ -288,6 +288,7 @@ def start(req: SweepRequest) -> dict[str, Any]:
             jobs=req.jobs,
             detach=req.detach,
             as_json=req.as_json,
+            max_failures=1 if req.fail_fast else req.max_failures,
         )
     return _execute(
         store,

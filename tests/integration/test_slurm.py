@@ -414,6 +414,18 @@ def test_sweep_is_one_array_with_at_most_j_at_once(mlrun: Mlrun, sleeper: Path) 
     assert most == 2  # and they did run side by side
 
 
+def test_sweep_fail_fast_cancels_the_unstarted_trials(mlrun: Mlrun, sleeper: Path) -> None:
+    proc = mlrun(
+        "sweep", str(sleeper), "-P", "code=[3,0,0,0]", "-j", "1", "--fail-fast",
+        "--env-manager", "local", "--backend", "slurm", "--backend-config", FAST, "--json",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["counts"].get("FAILED") == 1
+    assert summary["counts"].get("KILLED", 0) >= 2  # never started
+    assert summary["sweep"]["status"] == "FAILED"
+
+
 def test_large_sweep_is_chained_arrays_keeping_to_j(mlrun: Mlrun, sleeper: Path) -> None:
     config = json.dumps({"array_max": 2, "poll_interval": 0.3})
     proc = mlrun(
