@@ -217,20 +217,7 @@ def node_exec(run_dir: Path, run_id: str) -> int:
                 capture.flush()
             received = outcome.signal or outcome.child_signal
             exit_code = outcome.exit_code
-            if outcome.signal is not None or outcome.child_signal is not None:
-                status = KILLED
-            else:
-                status = FINISHED if exit_code == 0 else FAILED
-            if (
-                status == FINISHED
-                and scratch is not None
-                and scratch.child_status
-                in (
-                    KILLED,
-                    FAILED,
-                )
-            ):
-                status = scratch.child_status  # the command said so explicitly
+            status = outcome.status(scratch.child_status if scratch is not None else None)
         else:
             received, status, exit_code = relay.received, KILLED, 128 + relay.received
     except BaseException as exc:

@@ -398,18 +398,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 capture.flush()
             drain()
             exit_code = outcome.exit_code
-            if outcome.signal is not None or outcome.child_signal is not None:
-                status = KILLED
-            else:
-                status = FINISHED if exit_code == 0 else FAILED
-            # The child's own word counts only for an explicit KILLED or FAILED on a clean exit
-            # (its atexit hook says FINISHED even after a crash).
-            if (
-                status == FINISHED
-                and endpoint is not None
-                and endpoint.child_status in (KILLED, FAILED)
-            ):
-                status = endpoint.child_status
+            status = outcome.status(endpoint.child_status if endpoint is not None else None)
         finally:
             if endpoint is not None:
                 endpoint.stop()

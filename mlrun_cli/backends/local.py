@@ -43,6 +43,21 @@ class Outcome:
     signal: int | None  # the signal that ended mlrun's wait (ours), if any
     child_signal: int | None  # the signal that killed the child, if it died of one
 
+    def status(self, child_said: str | None = None) -> str:
+        """The run's status: KILLED by a signal, else FINISHED on exit 0, else FAILED.
+
+        The child's own word (`child_said`, from its MLflow client) counts only for an
+        explicit KILLED or FAILED on a clean exit: its atexit hook says FINISHED even after a
+        crash.
+        """
+        from mlrun_cli.tracking.store import FAILED, FINISHED, KILLED
+
+        if self.signal is not None or self.child_signal is not None:
+            return KILLED
+        if self.exit_code != 0:
+            return FAILED
+        return child_said if child_said in (KILLED, FAILED) else FINISHED
+
 
 class SignalRelay:
     """Installs handlers that record a signal and forward it to the child's group."""
