@@ -111,7 +111,7 @@ def node_exec(run_dir: Path, run_id: str) -> int:
     from mlrun_cli.backends.local import SignalRelay, execute
     from mlrun_cli.envs import get_manager
     from mlrun_cli.project import load_project
-    from mlrun_cli.runner import child_environment
+    from mlrun_cli.runner import child_environment, point_mlflow
 
     folder = run_dir / JOB_DIR
     job = read_json(folder / JOB_FILE)
@@ -123,17 +123,9 @@ def node_exec(run_dir: Path, run_id: str) -> int:
         (folder / EXIT_FILE).unlink()
     relay = SignalRelay()
     relay.install()
-    early: list[int] = []
-
-    def warn_child(signum: int, frame: Any) -> None:
-        # Slurm's early warning (--signal=B:USR1@90) goes to the command's process group.
-        early.append(signum)
-        if relay.pgid is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(relay.pgid, signum)
-
     for sig in (signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, warn_child)
+        # Slurm's early warning (--signal=B:USR1@90) goes to the command's process group.
+        signal.signal(sig, lambda signum, frame: relay.forward(signum))
     write_json(
         folder / STARTED_FILE,
         {
@@ -161,9 +153,10 @@ def node_exec(run_dir: Path, run_id: str) -> int:
     try:
         if server is not None:
             server.set_status(run_id, RUNNING)
-            drain = _server_drain(
-                server, run_id, run_dir, Path(job["project_dir"]), artifacts, capture
-            )
+            from mlrun_cli.tracking.events import EventReader, drainer
+
+            reader = EventReader(run_dir / EVENTS_FILE, Path(job["project_dir"]))
+            drain = drainer(reader, run_id, server.log_batch, artifacts, capture)
         else:
             if job.get("mlflow_endpoint", True):
                 from mlrun_cli.tracking.scratch import open_scratch
@@ -188,19 +181,13 @@ def node_exec(run_dir: Path, run_id: str) -> int:
             artifact_dir=artifacts,
             env=env,
         )
-        if scratch is not None:
-            for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-                child_env.pop(var, None)  # basic auth would win over the endpoint's token
-            child_env.update(scratch.child_env())
-        if server is not None:
-            # The command's mlflow client resumes our run on the server directly.
-            child_env.update(
-                {
-                    "MLFLOW_TRACKING_URI": job["tracking_uri"],
-                    "MLFLOW_RUN_ID": run_id,
-                    "MLFLOW_EXPERIMENT_ID": job["experiment_id"],
-                }
-            )
+        point_mlflow(
+            child_env,
+            endpoint_env=scratch.child_env() if scratch is not None else None,
+            server_uri=job["tracking_uri"] if server is not None else None,
+            run_id=run_id,
+            experiment_id=job["experiment_id"],
+        )
         child_env["MLRUN_RESTART_COUNT"] = str(restart)
         child_env["MLRUN_CHECKPOINT_DIR"] = str(checkpoints)
         if relay.received is None:
@@ -251,36 +238,12 @@ def node_exec(run_dir: Path, run_id: str) -> int:
 
 
 def _server_store(job: Mapping[str, Any]) -> Any:
-    uri = str(job.get("tracking_uri") or "")
-    if not uri.startswith(("http://", "https://")):
-        return None
-    from mlrun_cli.tracking.mlflow_rest import MlflowRestStore
+    """The MLflow server the run records into, or None for the embedded store (which the node
+    never opens: `open_store` only makes the object)."""
+    from mlrun_cli.tracking.store import open_store
 
-    return MlflowRestStore(uri)
-
-
-def _server_drain(
-    server: Any,
-    run_id: str,
-    run_dir: Path,
-    project_dir: Path,
-    artifacts: Path,
-    capture: Any,
-) -> Callable[[], None]:
-    """Send the events file's new lines and captured metrics to the server (as a local run on
-    a server store does)."""
-    from mlrun_cli.tracking.events import EventReader, ingest
-
-    reader = EventReader(run_dir / EVENTS_FILE, project_dir)
-
-    def drain() -> None:
-        batch = reader.read()
-        if batch:
-            ingest(batch, run_id, server.log_batch, artifacts, console.warn)
-        if capture is not None and (captured := capture.take()):
-            server.log_batch(run_id, metrics=captured)
-
-    return drain
+    store = open_store(str(job["tracking_uri"]))
+    return None if isinstance(store, SqliteStore) else store
 
 
 def _local_drain(capture: Any, scratch: Any, events: Path) -> Callable[[], None]:
@@ -671,8 +634,9 @@ class Interrupt:
         self.signal = self.signal or signum
 
 
-def cancel_runs(store: Any, backend: Backend, runs: Sequence[Run], *, gentle: bool) -> list[str]:
-    """One cancel call for pending jobs and one for running ones; returns the job ids."""
+def cancel_runs(store: Any, backend: Backend, runs: Sequence[Run], *, gentle: bool) -> None:
+    """One cancel call for pending jobs and one for running ones (gently: INT to mlrun on the
+    node, which forwards it)."""
     from mlrun_cli.backends.local import grace_period
 
     pending = [r.tags[JOB_ID_TAG] for r in runs if r.status == SCHEDULED]
@@ -683,7 +647,6 @@ def cancel_runs(store: Any, backend: Backend, runs: Sequence[Run], *, gentle: bo
         backend.cancel(running, signal="INT")
     else:
         backend.cancel(pending + running)
-    return pending + running
 
 
 def wait(

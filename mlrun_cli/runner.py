@@ -271,10 +271,34 @@ def child_environment(
     return child
 
 
+def point_mlflow(
+    child: dict[str, str],
+    *,
+    endpoint_env: Mapping[str, str] | None = None,
+    server_uri: str | None = None,
+    run_id: str = "",
+    experiment_id: str = "",
+) -> None:
+    """Where the child's mlflow client logs: our loopback endpoint, or an MLflow server on
+    which it resumes our run directly."""
+    if endpoint_env is not None:
+        for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            child.pop(var, None)  # basic auth would win over the endpoint's token
+        child.update(endpoint_env)
+    elif server_uri is not None:
+        child.update(
+            {
+                "MLFLOW_TRACKING_URI": server_uri,
+                "MLFLOW_RUN_ID": run_id,
+                "MLFLOW_EXPERIMENT_ID": experiment_id,
+            }
+        )
+
+
 def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
     """Run `req` and record it. Returns when the child has ended and the run is recorded."""
     from mlrun_cli.backends.local import SignalRelay, execute
-    from mlrun_cli.tracking.events import EventReader, ingest
+    from mlrun_cli.tracking.events import EventReader, drainer
 
     t0 = time.monotonic()
     # Signals are caught from the start: a Ctrl-C while the env builds or the run is being
@@ -348,12 +372,7 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
 
                 capture = MetricCapture(req.capture_pattern)
 
-            def drain() -> None:
-                batch = events.read()
-                if batch:
-                    ingest(batch, run_id, store.log_batch, artifacts, console.warn)
-                if capture is not None and (captured := capture.take()):
-                    store.log_batch(run_id, metrics=captured)
+            drain = drainer(events, run_id, store.log_batch, artifacts, capture)
 
             child_env = child_environment(
                 os.environ,
@@ -371,17 +390,13 @@ def execute_run(req: RunRequest, p: Plan | None = None) -> RunResult:
                 # mlflow, so serving costs nothing on the critical path.
                 endpoint = Endpoint(store.root, run_id, experiment_id, user)
                 endpoint.start()
-                for var in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
-                    child_env.pop(var, None)  # basic auth would win over our token
-                child_env.update(endpoint.child_env())
+                point_mlflow(child_env, endpoint_env=endpoint.child_env())
             elif not isinstance(store, SqliteStore):
-                # An MLflow server: the child's mlflow client resumes our run there directly.
-                child_env.update(
-                    {
-                        "MLFLOW_TRACKING_URI": str(getattr(store, "shown", store.uri)),
-                        "MLFLOW_RUN_ID": run_id,
-                        "MLFLOW_EXPERIMENT_ID": experiment_id,
-                    }
+                point_mlflow(
+                    child_env,
+                    server_uri=str(getattr(store, "shown", store.uri)),
+                    run_id=run_id,
+                    experiment_id=experiment_id,
                 )
             console.detail(f"run {run_id}: {p.command}")
             outcome = execute(

@@ -447,7 +447,7 @@ def wait_sweep(
     After `max_failures` failed trials the unstarted ones are cancelled (one call) and the
     running ones finish, as a local sweep stops starting new trials.
     """
-    from mlrun_cli.jobs import active_runs, mark_cancelled
+    from mlrun_cli.jobs import active_runs, cancel_runs
     from mlrun_cli.sweeps.run import _report, finish_sweep
 
     backend = get_backend(tgt.name, tgt.config)
@@ -466,8 +466,7 @@ def wait_sweep(
         failures[0] += 1
         if failures[0] == max_failures:
             unstarted = [r for r in active_runs(store, trial_ids) if r.status == SCHEDULED]
-            mark_cancelled(store, [r.run_id for r in unstarted])
-            backend.cancel([r.tags[JOB_ID_TAG] for r in unstarted])
+            cancel_runs(store, backend, unstarted, gentle=False)
             console.info(
                 f"{failures[0]} trial(s) failed: {len(unstarted)} unstarted trial(s) cancelled, "
                 "running ones finish"

@@ -90,6 +90,11 @@ class SignalRelay:
         if self.received is not None:
             self.escalate(now=True)
 
+    def forward(self, signum: int) -> None:
+        """Send `signum` to the child's group as it is, without escalating (an early warning)."""
+        if self.pgid is not None:
+            _killpg(self.pgid, signum)
+
     def escalate(self, now: bool = False) -> None:
         """Send the next signal if one is due (a repeated Ctrl-C makes it due at once)."""
         if self.pgid is None or self.received is None:
@@ -117,9 +122,10 @@ def _killpg(pgid: int, sig: int) -> bool:
         return False
 
 
-def _group_alive(pgid: int) -> bool:
+def _alive(ident: int, group: bool = True) -> bool:
+    """Signal 0 to a process group (or one process): does it exist?"""
     try:
-        os.killpg(pgid, 0)
+        (os.killpg if group else os.kill)(ident, 0)
         return True
     except ProcessLookupError:
         return False
@@ -188,7 +194,7 @@ def execute(
                 # our pipes open) is ended: SIGTERM now, SIGKILL after a short grace.
                 if reaped_at is None:
                     reaped_at = now
-                if leftovers_step == 0 and _group_alive(proc.pid):
+                if leftovers_step == 0 and _alive(proc.pid):
                     _killpg(proc.pid, signal.SIGTERM)
                     leftovers_step = 1
                 elif leftovers_step == 1 and now - reaped_at > min(2.0, grace_period() + 0.5):
@@ -200,7 +206,7 @@ def execute(
         sel.close()
         returncode = proc.wait()
         # A group member that closed its pipes but still runs is ended as well.
-        if _group_alive(proc.pid):
+        if _alive(proc.pid):
             _killpg(proc.pid, signal.SIGKILL)
     child_signal = -returncode if returncode < 0 else None
     if relay.received is not None:
@@ -248,7 +254,7 @@ class LocalBackend:
         for job_id in job_ids:
             proc = self.procs.get(job_id)
             if proc is None:
-                if _pid_alive(int(job_id)):
+                if _alive(int(job_id), group=False):
                     states[job_id] = JobState(job_id, "RUNNING")
                 continue
             code = proc.poll()
@@ -272,13 +278,3 @@ class LocalBackend:
         """Stop tracking a job that has ended; its exit code."""
         proc = self.procs.pop(job_id, None)
         return None if proc is None else proc.wait()
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

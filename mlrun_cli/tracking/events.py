@@ -184,3 +184,24 @@ def append_events(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
         os.write(fd, data)
     finally:
         os.close(fd)
+
+
+def drainer(
+    reader: EventReader,
+    run_id: str,
+    log_batch: Callable[..., None],
+    artifact_dir: Path,
+    capture: Any = None,
+) -> Callable[[], None]:
+    """A function that records the events file's new lines and the metrics `capture` (a
+    MetricCapture) has matched since it last ran."""
+    from mlrun_cli import console
+
+    def drain() -> None:
+        batch = reader.read()
+        if batch:
+            ingest(batch, run_id, log_batch, artifact_dir, console.warn)
+        if capture is not None and (captured := capture.take()):
+            log_batch(run_id, metrics=captured)
+
+    return drain
