@@ -125,10 +125,10 @@ def runs_status(
         raise click.UsageError("pass a RUN or --sweep SWEEP")
     store = _store(tracking_uri)
     if sweep_ref is not None:
-        from mlrun_cli.submit import embedded_store
+        from mlrun_cli.sweeps.run import _store as sweep_store
         from mlrun_cli.sweeps.run import find_sweep
 
-        store = embedded_store(tracking_uri)
+        store = sweep_store(tracking_uri)
         ids = store.tagged("mlrun.sweep.id", find_sweep(store, sweep_ref).run_id)
     else:
         ids = [_resolve(store, str(run_ref))]
@@ -241,7 +241,8 @@ def cancel_ref(tracking_uri: str | None, ref: str, *, wait_for_end: bool) -> dic
             ref_id = _resolve(store, ref)
         except TrackingError:
             raise TrackingError(
-                f"no run or sweep {ref!r} in {store.root}; see 'mlrun runs list'"
+                f"no run or sweep {ref!r} in {getattr(store, 'shown', store.uri)}; "
+                "see 'mlrun runs list'"
             ) from None
         kind, ids = "run", [ref_id]
     runs = active_runs(store, ids)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -20,16 +21,16 @@ def probe(
     from mlrun_cli.backends import JobSpec, get_backend
     from mlrun_cli.backends.slurm import node_command, stage_root
     from mlrun_cli.paths import tool_path
-    from mlrun_cli.submit import embedded_store, target
+    from mlrun_cli.submit import cluster_store, target
 
     tgt = target(name, config_text)
-    store = embedded_store(tracking_uri)
+    store = cluster_store(tracking_uri)
     backend = get_backend(tgt.name, tgt.config)
     token = os.urandom(8).hex()
     folder = stage_root(tgt.config) / f"probe-{token}"
     folder.mkdir(parents=True)
     (folder / "token").write_text(token)
-    runs = store.root / "runs"
+    runs = Path(store.run_dir("probe")).parent  # where run folders go, for either store
     envs = tool_path("envs")
     for d in (runs, envs):
         d.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -71,16 +70,6 @@ def cluster_store(tracking_uri: str | None) -> Any:
     return open_store(resolve_tracking_uri(tracking_uri))
 
 
-def embedded_store(tracking_uri: str | None) -> SqliteStore:
-    store = cluster_store(tracking_uri)
-    if not isinstance(store, SqliteStore):
-        raise BackendError(
-            "sweeps on a cluster record into the embedded store (a directory on the shared "
-            "filesystem), not an MLflow server"
-        )
-    return store
-
-
 def stage(source_dir: Path, git_root: Path | None, dest: Path) -> Path:
     """Copy the project as it is now (commit + uncommitted changes + untracked, unignored
     files) to `dest`, where the nodes can read it."""
@@ -88,13 +77,10 @@ def stage(source_dir: Path, git_root: Path | None, dest: Path) -> Path:
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     if git_root is not None:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-            cwd=source_dir,
-            capture_output=True,
-            check=True,
-        ).stdout
-        for rel in sorted({r for r in listed.decode().split("\0") if r}):
+        from mlrun_cli.sources import git
+
+        listed = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], source_dir)
+        for rel in sorted({r for r in listed.split("\0") if r}):
             src = source_dir / rel
             if not (src.exists() or src.is_symlink()) or src.is_dir():
                 continue  # deleted in the work tree, or a submodule
