@@ -178,7 +178,7 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
         if not log.exists():
             console.info(f"run {run_id[:8]} has no output yet")
         return
-    from mlrun_cli.jobs import Interrupt, active_runs
+    from mlrun_cli.jobs import Interrupt
 
     interval = 1.0
     next_sync = 0.0
@@ -187,8 +187,7 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
             tail.pump()
             if time.monotonic() >= next_sync:
                 next_sync = time.monotonic() + interval
-                if active_runs(store, [run_id]):
-                    refresh(store, [run_id])
+                refresh(store, [run_id])  # a no-op unless the run is submitted and active
                 if store.get_run(run_id).status not in (SCHEDULED, RUNNING):
                     tail.pump()
                     break
