@@ -22,7 +22,7 @@ from _common import compile_package, median, report, time_command
 
 
 def generate(root: Path, runs: int, points: int) -> None:
-    from mlrun_cli.tracking.sqlite import SqliteStore
+    from mlrun_cli.store.sqlite.store import SqliteStore
 
     SqliteStore(root).list_experiments()  # creates the schema
     conn = sqlite3.connect(root / "mlrun.db")

@@ -32,8 +32,8 @@ entry_points:
 
 def big_sweep(store: Path, n: int) -> str:
     """A finished 10,000-trial sweep, written straight into the store."""
-    from mlrun_cli.tracking.sqlite import SqliteStore
-    from mlrun_cli.tracking.store import NewRun
+    from mlrun_cli.store.base import NewRun
+    from mlrun_cli.store.sqlite.store import SqliteStore
 
     s = SqliteStore(store)
     sweep_id = "f" * 32

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mlrun_cli import console
-from mlrun_cli.validation import _schema_text
+from mlrun_cli.project.validation import _schema_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -68,7 +68,7 @@ def isolated(
 @pytest.fixture
 def cli_run() -> Callable[..., Result]:
     """Run the CLI in-process (exact output, NO_COLOR, fixed width)."""
-    from mlrun_cli.cli import cli
+    from mlrun_cli.cli.app import cli
 
     def invoke(*args: str, input: str | None = None) -> Result:
         console.reset()

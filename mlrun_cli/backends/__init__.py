@@ -5,7 +5,7 @@ an array), how to ask for the state of many jobs in one call, how to cancel many
 call, and where a run's output log is. Everything else (provenance, environments, the run's
 record) is the same for all backends and lives outside them: a job executes
 ``mlrun _exec``, which performs the run exactly as a local run does and writes its status
-into the run folder (see `mlrun_cli.jobs`).
+into the run folder (see `mlrun_cli.cluster.contract`).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Backend(Protocol):
 def get_backend(name: str, config: Mapping[str, Any] | None = None) -> Backend:
     """The backend called `name`, configured with `config`; unknown names list the known ones."""
     if name == "slurm":
-        from mlrun_cli.backends.slurm import SlurmBackend
+        from mlrun_cli.backends.slurm.backend import SlurmBackend
 
         return SlurmBackend(config or {})
     if name == "local":

@@ -50,7 +50,7 @@ class Outcome:
         explicit KILLED or FAILED on a clean exit: its atexit hook says FINISHED even after a
         crash.
         """
-        from mlrun_cli.tracking.store import FAILED, FINISHED, KILLED
+        from mlrun_cli.store.base import FAILED, FINISHED, KILLED
 
         if self.signal is not None or self.child_signal is not None:
             return KILLED

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlrun_cli.errors import EnvError
-from mlrun_cli.project import Project
+from mlrun_cli.project.mlproject import Project
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from mlrun_cli import console
 from mlrun_cli.envs import Environment
 from mlrun_cli.envs import cache as envcache
 from mlrun_cli.errors import EnvError
-from mlrun_cli.project import Project
+from mlrun_cli.project.mlproject import Project
 
 _NAMES = ("conda", "mamba", "micromamba")
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlrun_cli.envs import Environment
-from mlrun_cli.project import Project
+from mlrun_cli.project.mlproject import Project
 
 
 class LocalManager:

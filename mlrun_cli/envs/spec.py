@@ -30,7 +30,7 @@ class PythonEnvSpec:
 
 
 def load_python_env(path: Path, project_dir: Path) -> PythonEnvSpec:
-    from mlrun_cli.validation import load_validated
+    from mlrun_cli.project.validation import load_validated
 
     doc = load_validated("python_env", path, EnvError) or {}
     return _spec(
@@ -44,7 +44,7 @@ def load_python_env(path: Path, project_dir: Path) -> PythonEnvSpec:
 
 def load_conda_as_python_env(path: Path, project_dir: Path) -> PythonEnvSpec:
     """The python version and pip section of a conda.yaml; conda-only packages are listed."""
-    from mlrun_cli.validation import read_yaml
+    from mlrun_cli.project.validation import read_yaml
 
     doc = read_yaml(path, EnvError, "") or {}
     if not isinstance(doc, dict):

@@ -21,7 +21,7 @@ from mlrun_cli.envs import cache as envcache
 from mlrun_cli.envs.interpreters import Interpreter, find, find_uv
 from mlrun_cli.envs.spec import PythonEnvSpec, load_conda_as_python_env, load_python_env
 from mlrun_cli.errors import EnvError
-from mlrun_cli.project import Project
+from mlrun_cli.project.mlproject import Project
 
 _PIP_INSTALLED = re.compile(r"^Successfully installed (.+)$")
 _UV_INSTALLED = re.compile(r"^Installed (\d+) packages?")

@@ -4,7 +4,7 @@
     tracking.log_param("C", 1.0)
     tracking.log_metric("accuracy", 0.97, step=3)
 
-Store implementations live in submodules (`mlrun_cli.tracking.store`, `.sqlite`) and are
+Store implementations live in submodules (`mlrun_cli.store.base`, `.sqlite`) and are
 not imported here, so a child pays only for the standard library.
 """
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlrun_cli.tracking.sqlite import SqliteStore
+from mlrun_cli.store.sqlite.store import SqliteStore
 from tests.conftest import write_project
 
 PROJECT = """

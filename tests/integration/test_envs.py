@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.envs.interpreters import find_uv
-from mlrun_cli.tracking.sqlite import SqliteStore
+from mlrun_cli.store.sqlite.store import SqliteStore
 from tests.conftest import REPO, write_project
 
 pytestmark = pytest.mark.slow
@@ -251,7 +251,7 @@ def test_missing_python_version_is_one_clear_error(
 def test_frozen_pins_replace_the_dependencies(project: Path, tmp_path: Path) -> None:
     needs_uv()
     from mlrun_cli.envs import get_manager
-    from mlrun_cli.project import load_project
+    from mlrun_cli.project.mlproject import load_project
 
     pins = tmp_path / "pins.txt"
     pins.write_text("six==1.15.0\n")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.sqlite import SqliteStore
+from mlrun_cli.store.sqlite.store import SqliteStore
 
 Mlrun = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -253,7 +253,7 @@ def test_refused_inputs(
 
 def test_patch_cannot_write_outside_the_checkout(repo: Path, tmp_path: Path) -> None:
     from mlrun_cli.errors import SourceError
-    from mlrun_cli.sources import apply_patch, resolve_source
+    from mlrun_cli.sources.resolve import apply_patch, resolve_source
 
     evil = (
         b"diff --git a/../../evil.txt b/../../evil.txt\nnew file mode 100644\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.sqlite import SqliteStore
+from mlrun_cli.store.sqlite.store import SqliteStore
 from tests.conftest import REPO, write_project
 
 Mlrun = Callable[..., subprocess.CompletedProcess[str]]

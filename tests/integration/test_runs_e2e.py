@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mlrun_cli.tracking.sqlite import SqliteStore
+from mlrun_cli.store.sqlite.store import SqliteStore
 from tests.conftest import write_project
 
 Mlrun = Callable[..., subprocess.CompletedProcess[str]]

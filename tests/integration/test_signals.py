@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.tracking.sqlite import SqliteStore
+from mlrun_cli.store.sqlite.store import SqliteStore
 from tests.conftest import live_in_group, write_project
 
 PROJECT = r"""

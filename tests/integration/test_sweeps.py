@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mlrun_cli.tracking.sqlite import SqliteStore
+from mlrun_cli.store.sqlite.store import SqliteStore
 from tests.conftest import live_in_group, write_project
 
 MLPROJECT = """

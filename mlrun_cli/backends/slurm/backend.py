@@ -1,0 +1,343 @@
+"""Slurm: jobs are `sbatch` batch scripts, state is one `squeue --state=all` call per poll.
+
+`sacct` is never needed: the run folder carries the exit code (see `mlrun_cli.cluster.contract`), and
+`squeue --state=all` still reports a finished job's state for the cluster's `MinJobAge`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli.backends import BackendError, JobSpec, JobState, Submitted
+
+# Config key -> sbatch long option; values are passed as written.
+SBATCH_OPTIONS = {
+    "partition": "--partition",
+    "account": "--account",
+    "qos": "--qos",
+    "time": "--time",
+    "mem": "--mem",
+    "mem_per_cpu": "--mem-per-cpu",
+    "cpus_per_task": "--cpus-per-task",
+    "nodes": "--nodes",
+    "ntasks": "--ntasks",
+    "gres": "--gres",
+    "gpus": "--gpus",
+    "gpus_per_node": "--gpus-per-node",
+    "constraint": "--constraint",
+    "reservation": "--reservation",
+    "nodelist": "--nodelist",
+    "exclude": "--exclude",
+}
+
+# What a job needs from the submitting environment to find its tools and caches; passed by
+# name (sbatch reads the values), and only when set.
+BASE_EXPORT = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "XDG_CACHE_HOME",
+    "PIP_CACHE_DIR",
+    "PIP_INDEX_URL",
+    "UV_CACHE_DIR",
+    "UV_INDEX_URL",
+    "NO_COLOR",
+    # An MLflow server store is written from the node: its credentials, by name only.
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+)
+
+# squeue fields, in order; one line per job or array task (-r).
+_FIELDS = (
+    "JobID",
+    "ArrayJobID",
+    "ArrayTaskID",
+    "State",
+    "Reason",
+    "RestartCnt",
+    "SubmitTime",
+    "StartTime",
+    "EndTime",
+    "Name",
+)
+_SEP = "\x1f"
+
+PENDING_STATES = frozenset(
+    {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SUSPENDED", "STOPPED"}
+)
+RUNNING_STATES = frozenset(
+    {"RUNNING", "CONFIGURING", "COMPLETING", "SIGNALING", "STAGE_OUT", "RESIZING"}
+)
+FAILED_STATES = frozenset(
+    {"FAILED", "OUT_OF_MEMORY", "NODE_FAIL", "TIMEOUT", "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT"}
+)
+
+INSTALL_HINT = (
+    "--backend slurm needs the Slurm client commands (sbatch, squeue, scancel) on PATH; "
+    "load them (module load slurm) or install them (apt-get install slurm-client)"
+)
+
+
+def load_config(value: str | None) -> dict[str, Any]:
+    """A --backend-config: a YAML/JSON file, or inline JSON; validated by slurm.schema.json."""
+    from mlrun_cli.project.validation import load_validated, validate
+
+    if value is None:
+        return {}
+    if value.lstrip().startswith("{"):
+        try:
+            doc = json.loads(value)
+        except ValueError as exc:
+            raise BackendError(f"--backend-config: not valid JSON ({exc}); fix the JSON") from None
+        validate("slurm", doc, Path("--backend-config"), BackendError)
+    else:
+        doc = load_validated(
+            "slurm", Path(value), BackendError, "pass a slurm.yaml file or a JSON object"
+        )
+    doc = dict(doc or {})
+    for key, val in doc.items():
+        texts = val if isinstance(val, list) else [val]
+        if key != "setup" and any("\n" in str(t) for t in texts):
+            raise BackendError(f"--backend-config: {key}: a value spans lines; keep it on one line")
+    return doc
+
+
+def stage_root(config: Mapping[str, Any]) -> Path:
+    from mlrun_cli.paths import tool_path
+
+    given = config.get("stage_dir")
+    return Path(given).expanduser().absolute() if given else tool_path("cache") / "stage"
+
+
+def check_ready(config: Mapping[str, Any]) -> None:
+    """Everything that can be checked before anything is recorded or submitted."""
+    for tool in ("sbatch", "squeue", "scancel"):
+        if shutil.which(tool) is None:
+            raise BackendError(f"{tool} not found: {INSTALL_HINT}")
+    missing = [v for v in config.get("export") or [] if v not in os.environ]
+    if missing:
+        raise BackendError(
+            f"--backend-config export: {missing[0]} is not set in this environment; set it "
+            "or remove it from the list"
+        )
+    stage = stage_root(config)
+    try:
+        stage.mkdir(parents=True, exist_ok=True)
+        probe = stage / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BackendError(
+            f"stage_dir {stage} is not writable ({exc.strerror or exc}); pick a directory on "
+            "the shared filesystem you can write to"
+        ) from None
+
+
+def node_command(config: Mapping[str, Any]) -> list[str]:
+    """How the node starts mlrun: `mlrun` if configured, else `<python> -m mlrun_cli`."""
+    if config.get("mlrun"):
+        return [str(config["mlrun"])]
+    return [str(config.get("python") or sys.executable), "-m", "mlrun_cli"]
+
+
+def _clock(text: str) -> float | None:
+    if not text or text in ("N/A", "Unknown", "None", "NONE"):
+        return None
+    try:
+        return time.mktime(time.strptime(text, "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+
+
+class SlurmBackend:
+    name = "slurm"
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        self.config = dict(config)
+
+    # -- submit ------------------------------------------------------------------------------
+
+    def script(self, job: JobSpec) -> str:
+        c = self.config
+        lines = ["#!/bin/bash", f"#SBATCH --job-name={job.name}"]
+        if job.indices:
+            lines.append(f"#SBATCH --output={job.log}/%a.log")
+            lines.append(f"#SBATCH --array={array_spec(job.indices, job.concurrency)}")
+        else:
+            lines.append(f"#SBATCH --output={job.log}")
+        lines.append("#SBATCH --open-mode=append")
+        lines.append(f"#SBATCH --chdir={job.workdir}")
+        names = [v for v in BASE_EXPORT if v in os.environ]
+        names += sorted(v for v in os.environ if v.startswith("MLRUN_") and v not in names)
+        names += [v for v in job.export if v not in names]
+        lines.append(f"#SBATCH --export={','.join(names)}")
+        lines.append("#SBATCH --requeue" if c.get("requeue") else "#SBATCH --no-requeue")
+        if c.get("signal"):
+            sig = str(c["signal"])
+            lines.append(f"#SBATCH --signal={sig if sig.startswith('B:') else 'B:' + sig}")
+        if job.after:
+            lines.append(f"#SBATCH --dependency=afterany:{job.after}")
+        for key, option in SBATCH_OPTIONS.items():
+            if c.get(key) is not None:
+                lines.append(f"#SBATCH {option}={c[key]}")
+        lines += [f"#SBATCH {opt}" for opt in c.get("extra") or []]
+        lines += ["", "# Written by mlrun. Output is unbuffered so the log follows the run live."]
+        lines.append("export PYTHONUNBUFFERED=1")
+        for i, line in enumerate(c.get("setup") or [], 1):
+            reason = shlex.quote(f"mlrun: setup line {i} failed ({line})")
+            lines.append(f'{line} || {{ rc=$?; echo {reason} >&2; exit "$rc"; }}')
+        argv = " ".join(
+            a.replace("{index}", '"${SLURM_ARRAY_TASK_ID}"') if a == "{index}" else shlex.quote(a)
+            for a in job.argv
+        )
+        lines += [
+            "shopt -s execfail",
+            f"exec {argv}",
+            'rc=$?; echo "mlrun: cannot start mlrun on $(hostname): exit $rc; set python or mlrun '
+            'in the backend config" >&2; exit "$rc"',
+            "",
+        ]
+        return "\n".join(lines)
+
+    def submit(self, job: JobSpec) -> Submitted:
+        job.script.parent.mkdir(parents=True, exist_ok=True)
+        job.script.write_text(self.script(job))
+        result = _call(["sbatch", "--parsable", str(job.script)])
+        if result.returncode != 0:
+            why = (result.stderr or result.stdout).strip().splitlines()
+            raise BackendError(
+                f"sbatch refused the job: {why[-1] if why else 'exit ' + str(result.returncode)}"
+                "; check the backend config"
+            )
+        job_id = result.stdout.strip().split(";")[0]
+        if not job_id.isdigit():
+            raise BackendError(f"sbatch answered {result.stdout.strip()!r}, not a job id")
+        tasks = {i: f"{job_id}_{i}" for i in job.indices}
+        return Submitted(job_id, tasks)
+
+    # -- poll --------------------------------------------------------------------------------
+
+    def poll(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        """One `squeue --state=all -r` call for all of `job_ids` (array tasks as ARRAY_INDEX)."""
+        if not job_ids:
+            return {}
+        wanted = sorted({j.split("_")[0] for j in job_ids}, key=int)
+        fmt = ",".join(f"{f}:{_SEP}" for f in _FIELDS)
+        result = _call(
+            ["squeue", "--noheader", "--state=all", "-r", f"--jobs={','.join(wanted)}", "-O", fmt]
+        )
+        if result.returncode != 0:
+            if "Invalid job id" in result.stderr:
+                return {}  # none of them is known any more
+            raise BackendError(f"squeue failed: {result.stderr.strip() or result.returncode}")
+        states: dict[str, JobState] = {}
+        for line in result.stdout.splitlines():
+            parts = [p.strip() for p in line.split(_SEP)]
+            if len(parts) < len(_FIELDS):
+                continue
+            row = dict(zip(_FIELDS, parts, strict=False))
+            task = row["ArrayTaskID"]
+            key = f"{row['ArrayJobID']}_{task}" if task not in ("", "N/A") else row["JobID"]
+            try:
+                restarts = int(row["RestartCnt"])
+            except ValueError:
+                restarts = 0
+            states[key] = JobState(
+                job_id=key,
+                state=row["State"].split()[0].rstrip("+"),
+                reason=row["Reason"] if row["Reason"] not in ("None", "(null)") else "",
+                restarts=restarts,
+                submit_time=_clock(row["SubmitTime"]),
+                name=row["Name"],
+                start_time=_clock(row["StartTime"]),
+                end_time=_clock(row["EndTime"]),
+            )
+        return {j: states[j] for j in job_ids if j in states}
+
+    def final(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        """The final state of jobs gone from the queue, from `sacct`, only where it works.
+
+        Small clusters often run without accounting; then this is empty and the run folder
+        alone decides.
+        """
+        if not job_ids or shutil.which("sacct") is None:
+            return {}
+        result = _call(
+            ["sacct", "--noheader", "--parsable2", "-X", "-o", "JobID,State,ExitCode,JobName",
+             "-j", ",".join(job_ids)]
+        )  # fmt: skip
+        if result.returncode != 0:
+            return {}
+        states = {}
+        for line in result.stdout.splitlines():
+            parts = line.split("|")
+            if len(parts) < 4 or parts[0] not in job_ids:
+                continue
+            states[parts[0]] = JobState(
+                job_id=parts[0],
+                state=parts[1].split()[0].rstrip("+"),
+                reason=f"exit code {parts[2]}",
+                name=parts[3],
+            )
+        return states
+
+    # -- cancel ------------------------------------------------------------------------------
+
+    def cancel(self, job_ids: Sequence[str], *, signal: str | None = None) -> None:
+        """One `scancel` for all ids; with `signal`, only the batch shell (mlrun) receives it."""
+        if not job_ids:
+            return
+        argv = ["scancel"]
+        if signal:
+            argv += ["--batch", f"--signal={signal}"]
+        result = _call([*argv, *job_ids])
+        if result.returncode != 0 and "Invalid job id" not in result.stderr:
+            raise BackendError(f"scancel failed: {result.stderr.strip() or result.returncode}")
+
+    def log_path(self, run_dir: Path) -> Path:
+        return run_dir / "artifacts" / "mlrun-output.log"
+
+
+def array_spec(indices: Sequence[int], concurrency: int | None) -> str:
+    """`0-3`, `1,4-6,9`: contiguous runs collapsed; `%N` for at most N at once."""
+    parts: list[str] = []
+    ordered = sorted(set(indices))
+    start = prev = ordered[0]
+    for i in [*ordered[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if i is not None:
+            start = prev = i
+    spec = ",".join(parts)
+    return f"{spec}%{concurrency}" if concurrency else spec
+
+
+def _call(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        raise BackendError(f"{argv[0]} not found: {INSTALL_HINT}") from None
+    except subprocess.TimeoutExpired:
+        raise BackendError(
+            f"{argv[0]} did not answer in 120 s; is the Slurm controller reachable?"
+        ) from None

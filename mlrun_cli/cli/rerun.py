@@ -1,0 +1,62 @@
+"""`mlrun rerun RUN_ID`: reproduce a recorded run."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from mlrun_cli import console
+from mlrun_cli.cli.app import _finish, backend_options, json_option, tracking_option
+
+
+@click.command()
+@click.argument("run_id")
+@click.option(
+    "-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a parameter."
+)
+@click.option(
+    "--env-manager",
+    type=click.Choice(["local", "virtualenv", "uv", "conda"]),
+    help="Default: the manager the run used.",
+)
+@backend_options
+@tracking_option
+@json_option
+def rerun(
+    run_id: str,
+    params: Sequence[str],
+    env_manager: str | None,
+    backend: str,
+    backend_config: str | None,
+    detach: bool,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Run RUN_ID again: same commit, same uncommitted changes, same parameters and packages.
+
+    The new run is tagged mlrun.rerun_of with the id of the run it reproduces.
+    """
+    from mlrun_cli.project.params import parse_assignments
+    from mlrun_cli.run.flow import execute_run, plan
+    from mlrun_cli.run.rerun import rerun_request, untracked_warning
+    from mlrun_cli.store import open_store, resolve_tracking_uri
+
+    store = open_store(resolve_tracking_uri(tracking_uri))
+    req = rerun_request(
+        store,
+        run_id,
+        overrides=parse_assignments(params),
+        env_manager=env_manager,
+        tracking_uri=tracking_uri,
+        as_json=as_json,
+    )
+    warning = untracked_warning(store, store.get_run(run_id))
+    if warning:
+        console.warn(warning)
+    if backend != "local" or backend_config is not None or detach:
+        from mlrun_cli.cli.app import submit_and_finish
+
+        submit_and_finish(req, backend, backend_config, detach, as_json)
+    p = plan(req)
+    _finish(execute_run(req, p), as_json)

@@ -1,0 +1,373 @@
+"""`mlrun sweep ...`: a grid or random search as one resumable object; and the hidden `_trial`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mlrun_cli import console
+from mlrun_cli.cli.app import _detached, backend_options, json_option, tracking_option
+
+SUBCOMMANDS = ("start", "resume", "show", "list", "cancel")
+
+
+class SweepGroup(click.Group):
+    """`mlrun sweep URI ...` starts a sweep; `mlrun sweep resume|show|list|cancel` manage them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in SUBCOMMANDS and args[0] not in ("-h", "--help"):
+            args = ["start", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=SweepGroup)
+def sweep() -> None:
+    """Run a grid or random search over an entry point's parameters, resumably.
+
+    \b
+    mlrun sweep URI -P C=[0.1,1,10] -P kernel=[linear,rbf] -j 2 --metric accuracy
+    mlrun sweep resume SWEEP        mlrun sweep show SWEEP
+    mlrun sweep list                mlrun sweep cancel SWEEP
+    """
+
+
+def _jobs(value: str) -> int:
+    import os
+
+    if value == "auto":
+        return os.cpu_count() or 1
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: a number or auto", param_hint="-j/--jobs") from None
+
+
+@sweep.command("start", hidden=True)
+@click.argument("uri")
+@click.option("-e", "--entry-point", default="main")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=EXPR")
+@click.option(
+    "--literal", multiple=True, metavar="NAME", help="Do not expand this parameter's value."
+)
+@click.option(
+    "--file", "file", type=click.Path(path_type=Path), help="Trials, one per row (csv, yaml, json)."
+)
+@click.option("--spec", "spec_file", type=click.Path(path_type=Path), help="A sweep.yaml.")
+@click.option("-n", "--trials", type=click.IntRange(1), help="How many trials (random and tpe).")
+@click.option("--seed", type=int, help="Seed of the random draws (recorded).")
+@click.option("-j", "--jobs", default="1", help="Trials at once (a number or auto).")
+@click.option("--fail-fast", is_flag=True, help="Start no new trial after a failure.")
+@click.option("--max-failures", type=click.IntRange(1), help="Start no new trial after K failures.")
+@click.option("--metric", help="The metric that ranks trials.")
+@click.option("--minimize", "goal", flag_value="minimize", help="Smaller is better.")
+@click.option(
+    "--maximize", "goal", flag_value="maximize", default=True, help="Larger is better (default)."
+)
+@click.option(
+    "--method",
+    type=click.Choice(["grid", "random", "tpe"]),
+    help="Default: grid, or random with random terms.",
+)
+@click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Link trials identical to a FINISHED run instead of running them.",
+)
+@click.option("--name", help="A name for the sweep.")
+@click.option("--env-manager", type=click.Choice(["local", "virtualenv", "uv", "conda"]))
+@click.option("--version", "version", metavar="REF")
+@click.option("--experiment-name")
+@click.option(
+    "--dry-run", is_flag=True, help="Print every trial's parameters and command; record nothing."
+)
+@backend_options
+@tracking_option
+@json_option
+def start(
+    uri: str,
+    entry_point: str,
+    params: Sequence[str],
+    literal: Sequence[str],
+    file: Path | None,
+    spec_file: Path | None,
+    trials: int | None,
+    seed: int | None,
+    jobs: str,
+    fail_fast: bool,
+    max_failures: int | None,
+    metric: str | None,
+    goal: str,
+    method: str | None,
+    skip_existing: bool,
+    name: str | None,
+    env_manager: str | None,
+    version: str | None,
+    experiment_name: str | None,
+    dry_run: bool,
+    backend: str,
+    backend_config: str | None,
+    detach: bool,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    from mlrun_cli.project.params import parse_assignments
+    from mlrun_cli.sweeps.scheduler import SweepRequest, apply_spec_file, prepare
+    from mlrun_cli.sweeps.scheduler import start as start_sweep
+
+    if fail_fast and max_failures:
+        raise click.UsageError("pass --fail-fast or --max-failures, not both")
+    req = SweepRequest(
+        uri=uri,
+        entry_point=entry_point,
+        params=parse_assignments(params),
+        literal=tuple(literal),
+        file=file,
+        spec_file=spec_file,
+        trials=trials,
+        seed=seed,
+        jobs=_jobs(jobs),
+        fail_fast=fail_fast,
+        max_failures=max_failures,
+        metric=metric,
+        goal=goal,
+        skip_existing=skip_existing,
+        name=name,
+        method=method,
+        env_manager=env_manager,
+        version=version,
+        tracking_uri=tracking_uri,
+        experiment_name=experiment_name,
+        as_json=as_json,
+        backend=backend,
+        backend_config=backend_config,
+        detach=detach,
+    )
+    if dry_run:
+        prep = prepare(apply_spec_file(req))
+        rows: list[dict[str, Any]] = [
+            {"index": i, "params": t, "command": c}
+            for i, (t, c) in enumerate(zip(prep.resolved, prep.commands, strict=True))
+        ]
+        if as_json:
+            console.json_out(
+                {
+                    "schema": "mlrun.sweep-plan/1",
+                    "method": prep.sweep.method,
+                    "seed": prep.sweep.seed,
+                    "trials": rows,
+                }
+            )
+        else:
+            for row in rows:
+                console.out(
+                    f"{row['index']}: {' '.join(f'{k}={v}' for k, v in row['params'].items())}  $ {row['command']}"
+                )
+            console.info(
+                f"{len(rows)} trials ({prep.sweep.method}, seed {prep.sweep.seed}); nothing recorded"
+            )
+        return
+    summary = start_sweep(req)
+    _finish(summary, as_json)
+
+
+def _finish(summary: dict[str, Any], as_json: bool) -> None:
+    if "exit_code" not in summary:  # submitted with --detach
+        _detached(summary, as_json)
+        return
+    if as_json:
+        console.json_out({k: v for k, v in summary.items() if k != "exit_code"})
+    else:
+        _print_summary(summary)
+    sys.exit(summary["exit_code"])
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary["counts"].items()))
+    sw = summary["sweep"]
+    console.info(f"sweep {sw['run_id'][:8]} {sw['status']}: {counts}")
+    failed = [t for t in summary["trials"] if t["status"] == "FAILED"]
+    if failed:
+        console.info(
+            "failed trials: " + ", ".join(f"{t['index']} ({t['run_id'][:8]})" for t in failed)
+        )
+    best = summary.get("best")
+    if best:
+        console.info(
+            f"best: trial {best['index']} {summary['metric']}={best['value']:.6g} ({best['run_id'][:8]})"
+        )
+
+
+@sweep.command("resume")
+@click.argument("sweep_ref", metavar="SWEEP")
+@click.option("--retry-failed", is_flag=True, help="Also run FAILED trials again.")
+@click.option("-j", "--jobs", default="1", help="Trials at once (a number or auto).")
+@click.option("--force", is_flag=True, help="Resume even though the sources or spec changed.")
+@click.option(
+    "--backend-config", metavar="FILE|JSON", help="Override the sweep's saved backend config."
+)
+@click.option("--detach", is_flag=True, help="Submit and exit (cluster backends).")
+@tracking_option
+@json_option
+def resume(
+    sweep_ref: str,
+    retry_failed: bool,
+    jobs: str,
+    force: bool,
+    backend_config: str | None,
+    detach: bool,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Continue a sweep: lost trials are marked, unfinished ones run; FINISHED ones never again."""
+    from mlrun_cli.sweeps.scheduler import resume as resume_sweep
+
+    _finish(
+        resume_sweep(
+            tracking_uri,
+            sweep_ref,
+            retry_failed=retry_failed,
+            jobs=_jobs(jobs),
+            force=force,
+            as_json=as_json,
+            backend_config=backend_config,
+            detach=detach,
+        ),
+        as_json,
+    )
+
+
+@sweep.command("show")
+@click.argument("sweep_ref", metavar="SWEEP")
+@click.option(
+    "--sort", "sort_metric", metavar="METRIC", help="Rank by this metric (default: the sweep's)."
+)
+@click.option("--agg", type=click.Choice(["last", "min", "max"]), default="last", show_default=True)
+@click.option("--csv", "as_csv", is_flag=True, help="Comma-separated values for spreadsheets.")
+@tracking_option
+@json_option
+def show(
+    sweep_ref: str,
+    sort_metric: str | None,
+    agg: str,
+    as_csv: bool,
+    tracking_uri: str | None,
+    as_json: bool,
+) -> None:
+    """Trials with the parameters that vary, the metric, status and duration; best first."""
+    from mlrun_cli.sweeps.scheduler import _store, find_sweep
+    from mlrun_cli.sweeps.scheduler import show as show_sweep
+
+    store = _store(tracking_uri)
+    summary = show_sweep(store, find_sweep(store, sweep_ref).run_id, sort_metric, agg)
+    if as_json:
+        console.json_out(summary)
+        return
+    varying = summary["varying"]
+    metric = summary["metric"]
+    best = (summary.get("best") or {}).get("run_id")
+    header = ["best", "trial", *varying, *([metric] if metric else []), "status", "duration", "run"]
+    rows = [
+        [
+            "*" if t["run_id"] == best else "",
+            t["index"],
+            *(t["params"].get(v, "") for v in varying),
+            *([f"{t['metric']:.6g}" if t["metric"] is not None else ""] if metric else []),
+            t["status"]
+            + (" (lost)" if t["lost"] else "")
+            + (" (linked)" if t["linked_run"] else ""),
+            f"{t['duration_s']:.1f}s" if t["duration_s"] is not None else "",
+            t["run_id"][:8],
+        ]
+        for t in summary["trials"]
+    ]
+    if as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(
+            ["trial", *varying, *([metric] if metric else []), "status", "duration_s", "run_id"]
+        )
+        for t in summary["trials"]:
+            writer.writerow(
+                [
+                    t["index"],
+                    *(t["params"].get(v, "") for v in varying),
+                    *([t["metric"]] if metric else []),
+                    t["status"],
+                    t["duration_s"],
+                    t["run_id"],
+                ]
+            )
+        return
+    console.table(None, header, rows)
+
+
+@sweep.command("list")
+@tracking_option
+@json_option
+def list_(tracking_uri: str | None, as_json: bool) -> None:
+    """Sweeps of the store, newest first."""
+    from mlrun_cli.sweeps.scheduler import _store, list_sweeps
+
+    found = list_sweeps(_store(tracking_uri))
+    if as_json:
+        console.json_out({"schema": "mlrun.sweeps/1", "sweeps": found})
+        return
+    if not found:
+        console.info("no sweeps")
+        return
+    console.table(
+        None,
+        ["sweep", "name", "status", "trials", "finished"],
+        [
+            (s["run_id"][:8], s["name"], s["status"], s["count"], s["counts"].get("FINISHED", 0))
+            for s in found
+        ],
+    )
+
+
+@sweep.command("cancel")
+@click.argument("sweep_ref", metavar="SWEEP")
+@tracking_option
+@json_option
+def cancel(sweep_ref: str, tracking_uri: str | None, as_json: bool) -> None:
+    """Stop a sweep: running trials are ended (KILLED), unstarted ones KILLED."""
+    from mlrun_cli.sweeps.scheduler import cancel as cancel_sweep
+
+    result = cancel_sweep(tracking_uri, sweep_ref)
+    if as_json:
+        console.json_out(result)
+    else:
+        console.info(
+            f"cancelled sweep {result['sweep'][:8]} ({result['signalled']} processes signalled)"
+        )
+
+
+@click.command("_trial", hidden=True)
+@click.argument("run_id")
+@tracking_option
+def trial(run_id: str, tracking_uri: str | None) -> None:
+    """Execute one claimed trial of a sweep (started by the sweep runner)."""
+    from mlrun_cli.run.flow import RunRequest, execute_run, plan
+    from mlrun_cli.sweeps.scheduler import _store, load_spec
+
+    store = _store(tracking_uri)
+    run = store.get_run(run_id)
+    spec = load_spec(store, run.tags["mlflow.parentRunId"])
+    req = RunRequest(
+        uri=spec["uri"],
+        entry_point=spec["entry_point"],
+        params=dict(run.params),
+        experiment_id=run.experiment_id,
+        env_manager=spec["env_manager"],
+        tracking_uri=tracking_uri,
+        version=spec.get("version"),
+        adopt_run_id=run.run_id,
+        run_name=run.name,
+    )
+    result = execute_run(req, plan(req))
+    sys.exit(result.exit_code)
