@@ -1,4 +1,4 @@
-from mlrun_cli.cli.app import main
+from mlrun_cli.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -30,3 +30,11 @@ class EnvError(MlrunError):
 
 class TrackingError(MlrunError):
     """The tracking store cannot be opened or does not hold what was asked for."""
+
+
+class Interrupted(MlrunError):
+    """mlrun was interrupted before a child started; exit 128 + the signal."""
+
+    def __init__(self, signum: int, when: str = "before the command started") -> None:
+        super().__init__(f"interrupted {when}; the run is recorded KILLED")
+        self.exit_code = 128 + signum

@@ -34,3 +34,9 @@ def tool_path(kind: PathKind) -> Path:
 def default_store_dir() -> Path:
     """The embedded store of the current directory: ``./.mlrun``."""
     return Path.cwd() / ".mlrun"
+
+
+# Inside a run's folder (`Store.run_dir`): what the child logs, and (below its artifacts) the
+# copy of its output. The same names on this machine and on a cluster node.
+EVENTS_FILE = "events.jsonl"
+OUTPUT_LOG = "mlrun-output.log"

@@ -1,6 +1,6 @@
 """Every short-lived subprocess goes through `run`: argv lists, readable errors.
 
-(The entry point itself is long-lived and streamed; it is spawned by `backends.local`.)
+(The entry point itself is long-lived and streamed; `run.supervise` spawns it.)
 """
 
 from __future__ import annotations
@@ -64,3 +64,23 @@ def run(
     if check and proc.returncode != 0:
         raise ProcessError(args, proc.returncode, proc.stdout + proc.stderr, hint)
     return proc
+
+
+def killpg(pgid: int, sig: int) -> bool:
+    """Send `sig` to process group `pgid`; False if it is gone or not ours."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def alive(ident: int, group: bool = True) -> bool:
+    """Signal 0 to a process group (or one process): does it exist?"""
+    try:
+        (os.killpg if group else os.kill)(ident, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mlrun_cli import console
-from mlrun_cli.project.validation import _schema_text
+from mlrun_cli.project.validation import reset_caches
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def isolated(
     monkeypatch.setenv("MLRUN_KILL_GRACE", "3")
     monkeypatch.chdir(work)
     console.reset()
-    _schema_text.cache_clear()
+    reset_caches()
     yield work
     console.reset()
 

@@ -3,28 +3,43 @@
 A backend knows four things: how to submit a job (one command, or one command per index of
 an array), how to ask for the state of many jobs in one call, how to cancel many jobs in one
 call, and where a run's output log is. Everything else (provenance, environments, the run's
-record) is the same for all backends and lives outside them: a job executes
+record) is the same for all backends and lives outside them: a cluster job executes
 ``mlrun _exec``, which performs the run exactly as a local run does and writes its status
-into the run folder (see `mlrun_cli.cluster.contract`).
+into the run folder (see `mlrun_cli.cluster`).
+
+Adding a backend is one module (or package) here plus one entry in `REGISTRY`; nothing
+outside this package names a backend.
 """
 
 from __future__ import annotations
 
+import enum
+import importlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from mlrun_cli.errors import MlrunError
-
-BACKENDS = ("local", "slurm")
+from mlrun_cli.values import field, valueclass
 
 
 class BackendError(MlrunError):
     """A backend is missing, misconfigured, or refused a job."""
 
 
-@dataclass(frozen=True)
+class JobStatus(enum.Enum):
+    """A job's state in words every backend maps its own onto."""
+
+    PENDING = "PENDING"  # queued, held, suspended, or back in the queue to be restarted
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"  # the scheduler saw the command exit 0
+    FAILED = "FAILED"  # the command exited non-zero
+    ENDED = "ENDED"  # the scheduler ended it: time limit, memory, node failure, ...
+    CANCELLED = "CANCELLED"
+    UNKNOWN = "UNKNOWN"
+
+
+@valueclass
 class JobSpec:
     """One job: a command run in `workdir`, once or once per array index."""
 
@@ -39,7 +54,7 @@ class JobSpec:
     export: Sequence[str] = ()  # environment variables passed by name
 
 
-@dataclass(frozen=True)
+@valueclass
 class JobState:
     """The scheduler's view of one job (or one array task)."""
 
@@ -51,12 +66,21 @@ class JobState:
     name: str = ""
     start_time: float | None = None
     end_time: float | None = None
+    status: JobStatus = JobStatus.UNKNOWN  # `state` in the common words
 
 
-@dataclass(frozen=True)
+@valueclass
 class Submitted:
     job_id: str  # for an array: the array job's id; task ids are f"{job_id}_{index}"
     task_ids: Mapping[int, str] = field(default_factory=dict)  # index -> job id of the task
+
+
+@valueclass
+class NodeJob:
+    """What a job's own environment on the node says about it."""
+
+    job_id: str | None
+    restart: int  # 0 for the first attempt, +1 for each requeue
 
 
 class Backend(Protocol):
@@ -79,14 +103,87 @@ class Backend(Protocol):
         ...
 
 
+class ClusterBackend(Backend, Protocol):
+    """A backend whose jobs run `mlrun _exec` elsewhere, recording into the run folder."""
+
+    config: Mapping[str, Any]
+
+    @property
+    def poll_interval(self) -> float: ...
+
+    def check_ready(self) -> None:
+        """Everything that can be checked before anything is recorded or submitted."""
+        ...
+
+    def stage_root(self) -> Path:
+        """Where snapshots of the source are staged, readable from the nodes."""
+        ...
+
+    def node_command(self) -> list[str]:
+        """How a node starts mlrun."""
+        ...
+
+    def export(self) -> list[str]:
+        """Names of environment variables the jobs get from the submitting environment."""
+        ...
+
+    def final(self, job_ids: Sequence[str]) -> dict[str, JobState]:
+        """The last word on jobs gone from the queue, where the scheduler keeps one."""
+        ...
+
+    def node_job(self, environ: Mapping[str, str]) -> NodeJob:
+        """Read on the node, inside the job: its id and attempt."""
+        ...
+
+
+# name -> "module:class"; a cluster backend's class takes its config (a mapping), and its
+# module has `load_config(text) -> dict` for --backend-config.
+REGISTRY: dict[str, str] = {
+    "local": "mlrun_cli.backends.local:LocalBackend",
+    "slurm": "mlrun_cli.backends.slurm:SlurmBackend",
+}
+LOCAL = "local"
+# The backend of job files written before job.json named its backend.
+LEGACY_CLUSTER = "slurm"
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(REGISTRY)
+
+
+def _load(name: str) -> tuple[Any, Any]:
+    if name not in REGISTRY:
+        raise BackendError(
+            f"no backend {name!r}; the available backends are: {', '.join(REGISTRY)}"
+        )
+    module_name, _, attr = REGISTRY[name].partition(":")
+    module = importlib.import_module(module_name)
+    return module, getattr(module, attr)
+
+
 def get_backend(name: str, config: Mapping[str, Any] | None = None) -> Backend:
-    """The backend called `name`, configured with `config`; unknown names list the known ones."""
-    if name == "slurm":
-        from mlrun_cli.backends.slurm.backend import SlurmBackend
+    """The backend called `name`; unknown names list the known ones."""
+    _, cls = _load(name)
+    backend: Backend = cls() if name == LOCAL else cls(config or {})
+    return backend
 
-        return SlurmBackend(config or {})
-    if name == "local":
-        from mlrun_cli.backends.local import LocalBackend
 
-        return LocalBackend()
-    raise BackendError(f"no backend {name!r}; the available backends are: {', '.join(BACKENDS)}")
+def cluster_backend(name: str, config: Mapping[str, Any] | None = None) -> ClusterBackend:
+    """The cluster backend `name` with an already-checked `config`."""
+    if name == LOCAL:
+        _load(name)
+        raise BackendError(f"--backend {name} runs in this process; drop --backend-config/--detach")
+    _, cls = _load(name)
+    backend: ClusterBackend = cls(config or {})
+    return backend
+
+
+def configure(name: str, config_text: str | None) -> ClusterBackend:
+    """The cluster backend `name` configured from --backend-config text, checked ready
+    before anything is recorded or submitted."""
+    if name == LOCAL:
+        return cluster_backend(name)  # raises with the reason
+    module, _ = _load(name)
+    backend = cluster_backend(name, module.load_config(config_text))
+    backend.check_ready()
+    return backend

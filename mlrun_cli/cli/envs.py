@@ -7,7 +7,7 @@ import time
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.app import json_option
+from mlrun_cli.cli.options import json_option
 
 
 @click.group()
@@ -94,9 +94,10 @@ def envs_build(uri: str, env_manager: str | None, as_json: bool) -> None:
     from mlrun_cli.project.mlproject import load_project
     from mlrun_cli.sources.resolve import resolve_source
 
-    project = load_project(resolve_source(uri).dir)
-    name = env_manager or default_manager(project)
-    env = get_manager(name).prepare(project)
+    with resolve_source(uri) as source:  # a checkout made for a git URL is removed after
+        project = load_project(source.dir)
+        name = env_manager or default_manager(project)
+        env = get_manager(name).prepare(project)
     result = {
         "schema": "mlrun.env/1",
         "manager": env.manager,

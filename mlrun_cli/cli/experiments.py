@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.app import json_option, tracking_option
+from mlrun_cli.cli.options import json_option, tracking_option
 
 
 @click.group()

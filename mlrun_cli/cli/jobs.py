@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -14,21 +12,10 @@ from typing import Any
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.app import json_option, tracking_option
-from mlrun_cli.errors import MlrunError, TrackingError
-
-
-def _store(tracking_uri: str | None) -> Any:
-    from mlrun_cli.cluster.submit import cluster_store
-
-    return cluster_store(tracking_uri)
-
-
-def _resolve(store: Any, ref: str) -> str:
-    """A run id from an id or a unique prefix (a server store needs the full id)."""
-    resolve = getattr(store, "resolve_run_id", None)
-    return str(resolve(ref)) if resolve is not None else store.get_run(ref).run_id
-
+from mlrun_cli import tags as T
+from mlrun_cli.cli.options import json_option, tracking_option
+from mlrun_cli.cli.stores import open_cli_store
+from mlrun_cli.store.base import Store
 
 # -- _exec ---------------------------------------------------------------------------------
 
@@ -49,8 +36,9 @@ def exec_(
     tracking_uri: str | None,
 ) -> None:
     """Perform a submitted run on this node, recording into its run folder."""
-    from mlrun_cli.cluster.contract import node_exec, sweep_trial
-    from mlrun_cli.store.sqlite.store import SqliteStore
+    from mlrun_cli.cluster.files import sweep_trial
+    from mlrun_cli.cluster.node import node_exec
+    from mlrun_cli.store import open_store
 
     if run_id is not None and run_dir is not None:
         sys.exit(node_exec(run_dir, run_id))
@@ -58,7 +46,7 @@ def exec_(
         raise click.UsageError(
             "pass --run RUN --run-dir DIR, or --sweep S --index N --tracking-uri U"
         )
-    store = SqliteStore(Path(tracking_uri))  # paths only: the database is never opened here
+    store = open_store(tracking_uri)  # paths only: the database is never opened here
     run_id = sweep_trial(store, sweep_id, index + offset)
     sys.exit(node_exec(store.run_dir(run_id), run_id))
 
@@ -73,16 +61,8 @@ def _age(ms: float | None) -> str:
     return f"{s:.0f}s ago" if s < 120 else f"{s / 60:.0f}m ago"
 
 
-def status_rows(store: Any, run_ids: list[str]) -> list[dict[str, Any]]:
-    from mlrun_cli.cluster.contract import (
-        HEARTBEAT_FILE,
-        JOB_ID_TAG,
-        NODE_TAG,
-        REASON_TAG,
-        RESTARTS_TAG,
-        STATE_TAG,
-        job_dir,
-    )
+def status_rows(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
+    from mlrun_cli.cluster.files import HEARTBEAT_FILE, job_dir
 
     rows = []
     for run in (store.get_run(i) for i in run_ids):
@@ -95,15 +75,15 @@ def status_rows(store: Any, run_ids: list[str]) -> list[dict[str, Any]]:
                 "name": run.name,
                 "status": run.status,
                 "exit_code": run.exit_code,
-                "backend": run.tags.get("mlflow.project.backend", "local"),
-                "job_id": run.tags.get(JOB_ID_TAG),
-                "scheduler_state": run.tags.get(STATE_TAG),
-                "reason": run.tags.get(REASON_TAG),
-                "node": run.tags.get(NODE_TAG),
-                "restarts": int(run.tags.get(RESTARTS_TAG, "0")),
+                "backend": run.tags.get(T.PROJECT_BACKEND, "local"),
+                "job_id": T.job_tag(run.tags, T.JOB_ID),
+                "scheduler_state": T.job_tag(run.tags, T.JOB_STATE),
+                "reason": T.job_tag(run.tags, T.JOB_REASON),
+                "node": T.job_tag(run.tags, T.JOB_NODE),
+                "restarts": int(T.job_tag(run.tags, T.JOB_RESTARTS) or "0"),
                 "heartbeat_ms": beat,
-                "lost": run.tags.get("mlrun.lost") == "true",
-                "index": run.tags.get("mlrun.sweep.index"),
+                "lost": run.tags.get(T.LOST) == "true",
+                "index": run.tags.get(T.SWEEP_INDEX),
             }
         )
     rows.sort(key=lambda r: int(r["index"]) if r["index"] is not None else 0)
@@ -119,19 +99,20 @@ def runs_status(
     run_ref: str | None, sweep_ref: str | None, tracking_uri: str | None, as_json: bool
 ) -> None:
     """Where a run (or every trial of a sweep) is: status, job, node, restarts, heartbeat."""
-    from mlrun_cli.cluster.contract import refresh
+    from mlrun_cli.cluster.reconcile import refresh
 
     if (run_ref is None) == (sweep_ref is None):
         raise click.UsageError("pass a RUN or --sweep SWEEP")
-    store = _store(tracking_uri)
+    store: Store = open_cli_store(tracking_uri)
     if sweep_ref is not None:
-        from mlrun_cli.sweeps.scheduler import _store as sweep_store
-        from mlrun_cli.sweeps.scheduler import find_sweep
+        from mlrun_cli.sweeps.access import open_sweep_store
+        from mlrun_cli.sweeps.summary import find_sweep
 
-        store = sweep_store(tracking_uri)
-        ids = store.tagged("mlrun.sweep.id", find_sweep(store, sweep_ref).run_id)
+        index = open_sweep_store(tracking_uri)
+        ids = index.tagged(T.SWEEP_ID, find_sweep(index, sweep_ref).run_id)
+        store = index
     else:
-        ids = [_resolve(store, str(run_ref))]
+        ids = [store.resolve_run_id(str(run_ref))]
     refresh(store, ids)
     rows = status_rows(store, ids)
     if as_json:
@@ -166,24 +147,26 @@ def runs_status(
 @tracking_option
 def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
     """Print a run's output log (local or submitted); --follow reattaches to a running one."""
-    from mlrun_cli.cluster.contract import OUTPUT_LOG, _Tail, refresh
+    from mlrun_cli.cluster.follow import Tail
+    from mlrun_cli.cluster.reconcile import refresh
+    from mlrun_cli.paths import OUTPUT_LOG
     from mlrun_cli.store.base import RUNNING, SCHEDULED
 
-    store = _store(tracking_uri)
-    run_id = _resolve(store, run_ref)
+    store = open_cli_store(tracking_uri)
+    run_id = store.resolve_run_id(run_ref)
     log = store.artifact_dir(run_id) / OUTPUT_LOG
-    tail = _Tail(log, sys.stdout.buffer)
+    tail = Tail(log, sys.stdout.buffer)
     tail.pump()
     if not follow:
         if not log.exists():
             console.info(f"run {run_id[:8]} has no output yet")
         return
-    from mlrun_cli.cluster.contract import Interrupt
+    from mlrun_cli.run.signals import Signals
 
     interval = 1.0
     next_sync = 0.0
-    with Interrupt() as intr:
-        while intr.signal is None:
+    with Signals() as caught:
+        while caught.received is None:
             tail.pump()
             if time.monotonic() >= next_sync:
                 next_sync = time.monotonic() + interval
@@ -206,7 +189,9 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
 @json_option
 def cancel(ref: str, no_wait: bool, tracking_uri: str | None, as_json: bool) -> None:
     """Cancel a run or a whole sweep, local or submitted (one scancel for all its jobs)."""
-    result = cancel_ref(tracking_uri, ref, wait_for_end=not no_wait)
+    from mlrun_cli.cancel import cancel_ref
+
+    result = cancel_ref(open_cli_store(tracking_uri), ref, wait_for_end=not no_wait)
     if as_json:
         console.json_out(result)
     else:
@@ -214,71 +199,6 @@ def cancel(ref: str, no_wait: bool, tracking_uri: str | None, as_json: bool) -> 
             f"cancelled {result['kind']} {result['id'][:8]}: "
             + ", ".join(f"{n} {s}" for s, n in sorted(result["counts"].items()))
         )
-
-
-def cancel_ref(tracking_uri: str | None, ref: str, *, wait_for_end: bool) -> dict[str, Any]:
-    from mlrun_cli.backends import get_backend
-    from mlrun_cli.cluster.contract import active_runs, cancel_runs, sync
-    from mlrun_cli.store.base import RUNNING
-    from mlrun_cli.store.sqlite.store import SqliteStore
-    from mlrun_cli.sweeps.scheduler import cancel as cancel_local_sweep
-    from mlrun_cli.sweeps.scheduler import find_sweep, finish_sweep
-
-    store = _store(tracking_uri)
-    sweep = None
-    if isinstance(store, SqliteStore):
-        with contextlib.suppress(MlrunError):
-            sweep = find_sweep(store, ref)
-    if sweep is not None:
-        kind, ref_id = "sweep", sweep.run_id
-        ids = store.tagged("mlrun.sweep.id", sweep.run_id)
-        if sweep.tags.get("mlrun.sweep.backend") in (None, "local"):
-            cancel_local_sweep(tracking_uri, sweep.run_id)
-            return _cancel_result(store, kind, ref_id, ids)
-    else:
-        try:
-            ref_id = _resolve(store, ref)
-        except TrackingError:
-            raise TrackingError(
-                f"no run or sweep {ref!r} in {getattr(store, 'shown', store.uri)}; "
-                "see 'mlrun runs list'"
-            ) from None
-        kind, ids = "run", [ref_id]
-    runs = active_runs(store, ids)
-    if runs:
-        backend = get_backend("slurm")
-        sync(store, ids, backend)
-        runs = active_runs(store, ids)
-        cancel_runs(store, backend, runs, gentle=False)
-        deadline = time.monotonic() + 90
-        while wait_for_end and active_runs(store, ids) and time.monotonic() < deadline:
-            time.sleep(0.5)
-            sync(store, ids, backend)
-    elif kind == "run":
-        run = store.get_run(ref_id)
-        owner = getattr(store, "run_owner", None)
-        pid, host = owner(ref_id) if owner is not None else (None, None)
-        if run.status == RUNNING and pid and host == os.uname().nodename:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)  # the runner ends its command and records KILLED
-            deadline = time.monotonic() + 60
-            while wait_for_end and store.get_run(ref_id).status == RUNNING:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
-        elif run.status not in ("SCHEDULED", "RUNNING"):
-            raise TrackingError(f"run {ref_id[:8]} has ended ({run.status}); nothing to cancel")
-    ended = sweep is not None and not active_runs(store, ids)
-    if ended and store.get_run(ref_id).status == RUNNING:
-        finish_sweep(store, ref_id, signal.SIGTERM)
-    return _cancel_result(store, kind, ref_id, ids)
-
-
-def _cancel_result(store: Any, kind: str, ref_id: str, ids: list[str]) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for run in (store.get_run(i) for i in ids):
-        counts[run.status] = counts.get(run.status, 0) + 1
-    return {"schema": "mlrun.cancel/1", "kind": kind, "id": ref_id, "counts": counts}
 
 
 # -- backend check -------------------------------------------------------------------------

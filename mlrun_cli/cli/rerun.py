@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.app import _finish, backend_options, json_option, tracking_option
+from mlrun_cli.cli.options import backend_options, env_manager_option, json_option, tracking_option
 
 
 @click.command()
@@ -15,11 +16,7 @@ from mlrun_cli.cli.app import _finish, backend_options, json_option, tracking_op
 @click.option(
     "-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a parameter."
 )
-@click.option(
-    "--env-manager",
-    type=click.Choice(["local", "virtualenv", "uv", "conda"]),
-    help="Default: the manager the run used.",
-)
+@env_manager_option(help="Default: the manager the run used.")
 @backend_options
 @tracking_option
 @json_option
@@ -37,8 +34,10 @@ def rerun(
 
     The new run is tagged mlrun.rerun_of with the id of the run it reproduces.
     """
+    from mlrun_cli.cli.perform import print_result, submit
     from mlrun_cli.project.params import parse_assignments
-    from mlrun_cli.run.flow import execute_run, plan
+    from mlrun_cli.run.flow import execute_run
+    from mlrun_cli.run.request import plan
     from mlrun_cli.run.rerun import rerun_request, untracked_warning
     from mlrun_cli.store import open_store, resolve_tracking_uri
 
@@ -55,8 +54,5 @@ def rerun(
     if warning:
         console.warn(warning)
     if backend != "local" or backend_config is not None or detach:
-        from mlrun_cli.cli.app import submit_and_finish
-
-        submit_and_finish(req, backend, backend_config, detach, as_json)
-    p = plan(req)
-    _finish(execute_run(req, p), as_json)
+        sys.exit(submit(req, backend, backend_config, detach, as_json))
+    sys.exit(print_result(execute_run(req, plan(req)), as_json))

@@ -5,12 +5,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from mlrun_cli import console
-from mlrun_cli.cli.app import _detached, backend_options, json_option, tracking_option
+from mlrun_cli import console, tags
+from mlrun_cli.cli.options import backend_options, json_option, tracking_option
+from mlrun_cli.cli.perform import print_detached
+
+if TYPE_CHECKING:
+    from mlrun_cli.sweeps.scheduler import TrialObserver
 
 SUBCOMMANDS = ("start", "resume", "show", "list", "cancel")
 
@@ -115,8 +119,7 @@ def start(
     as_json: bool,
 ) -> None:
     from mlrun_cli.project.params import parse_assignments
-    from mlrun_cli.sweeps.scheduler import SweepRequest, apply_spec_file, prepare
-    from mlrun_cli.sweeps.scheduler import start as start_sweep
+    from mlrun_cli.sweeps.request import SweepRequest
 
     if fail_fast and max_failures:
         raise click.UsageError("pass --fail-fast or --max-failures, not both")
@@ -145,60 +148,45 @@ def start(
         backend=backend,
         backend_config=backend_config,
         detach=detach,
+        command=_command_line(),
     )
     if dry_run:
-        prep = prepare(apply_spec_file(req))
-        rows: list[dict[str, Any]] = [
-            {"index": i, "params": t, "command": c}
-            for i, (t, c) in enumerate(zip(prep.resolved, prep.commands, strict=True))
-        ]
-        if as_json:
-            console.json_out(
-                {
-                    "schema": "mlrun.sweep-plan/1",
-                    "method": prep.sweep.method,
-                    "seed": prep.sweep.seed,
-                    "trials": rows,
-                }
-            )
-        else:
-            for row in rows:
-                console.out(
-                    f"{row['index']}: {' '.join(f'{k}={v}' for k, v in row['params'].items())}  $ {row['command']}"
-                )
-            console.info(
-                f"{len(rows)} trials ({prep.sweep.method}, seed {prep.sweep.seed}); nothing recorded"
-            )
+        from mlrun_cli.cli.sweep_view import print_plan
+        from mlrun_cli.sweeps.prepare import prepare
+        from mlrun_cli.sweeps.request import apply_spec_file
+
+        print_plan(prepare(apply_spec_file(req)), as_json)
         return
-    summary = start_sweep(req)
-    _finish(summary, as_json)
+    from mlrun_cli.sweeps.start import start as start_sweep
+
+    _finish(start_sweep(req, _observer(as_json)), as_json)
+
+
+def _command_line() -> str:
+    """The command recorded on the sweep run: this process's arguments after `mlrun sweep`."""
+    return "mlrun sweep " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "mlrun sweep"
+
+
+def _observer(as_json: bool) -> TrialObserver | None:
+    """A live table on a terminal; otherwise the scheduler's plain lines (for pipes and logs)."""
+    if as_json or not sys.stderr.isatty():
+        return None
+    from mlrun_cli.cli.sweep_view import LiveTable
+
+    return LiveTable()
 
 
 def _finish(summary: dict[str, Any], as_json: bool) -> None:
     if "exit_code" not in summary:  # submitted with --detach
-        _detached(summary, as_json)
+        print_detached(summary, as_json)
         return
     if as_json:
         console.json_out({k: v for k, v in summary.items() if k != "exit_code"})
     else:
-        _print_summary(summary)
+        from mlrun_cli.cli.sweep_view import print_summary
+
+        print_summary(summary)
     sys.exit(summary["exit_code"])
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary["counts"].items()))
-    sw = summary["sweep"]
-    console.info(f"sweep {sw['run_id'][:8]} {sw['status']}: {counts}")
-    failed = [t for t in summary["trials"] if t["status"] == "FAILED"]
-    if failed:
-        console.info(
-            "failed trials: " + ", ".join(f"{t['index']} ({t['run_id'][:8]})" for t in failed)
-        )
-    best = summary.get("best")
-    if best:
-        console.info(
-            f"best: trial {best['index']} {summary['metric']}={best['value']:.6g} ({best['run_id'][:8]})"
-        )
 
 
 @sweep.command("resume")
@@ -223,7 +211,7 @@ def resume(
     as_json: bool,
 ) -> None:
     """Continue a sweep: lost trials are marked, unfinished ones run; FINISHED ones never again."""
-    from mlrun_cli.sweeps.scheduler import resume as resume_sweep
+    from mlrun_cli.sweeps.resume import resume as resume_sweep
 
     _finish(
         resume_sweep(
@@ -235,6 +223,7 @@ def resume(
             as_json=as_json,
             backend_config=backend_config,
             detach=detach,
+            observer=_observer(as_json),
         ),
         as_json,
     )
@@ -258,52 +247,19 @@ def show(
     as_json: bool,
 ) -> None:
     """Trials with the parameters that vary, the metric, status and duration; best first."""
-    from mlrun_cli.sweeps.scheduler import _store, find_sweep
-    from mlrun_cli.sweeps.scheduler import show as show_sweep
+    from mlrun_cli.cli.sweep_view import show_csv, show_table
+    from mlrun_cli.sweeps.access import open_sweep_store
+    from mlrun_cli.sweeps.summary import find_sweep
+    from mlrun_cli.sweeps.summary import show as show_sweep
 
-    store = _store(tracking_uri)
+    store = open_sweep_store(tracking_uri)
     summary = show_sweep(store, find_sweep(store, sweep_ref).run_id, sort_metric, agg)
     if as_json:
         console.json_out(summary)
-        return
-    varying = summary["varying"]
-    metric = summary["metric"]
-    best = (summary.get("best") or {}).get("run_id")
-    header = ["best", "trial", *varying, *([metric] if metric else []), "status", "duration", "run"]
-    rows = [
-        [
-            "*" if t["run_id"] == best else "",
-            t["index"],
-            *(t["params"].get(v, "") for v in varying),
-            *([f"{t['metric']:.6g}" if t["metric"] is not None else ""] if metric else []),
-            t["status"]
-            + (" (lost)" if t["lost"] else "")
-            + (" (linked)" if t["linked_run"] else ""),
-            f"{t['duration_s']:.1f}s" if t["duration_s"] is not None else "",
-            t["run_id"][:8],
-        ]
-        for t in summary["trials"]
-    ]
-    if as_csv:
-        import csv
-
-        writer = csv.writer(sys.stdout)
-        writer.writerow(
-            ["trial", *varying, *([metric] if metric else []), "status", "duration_s", "run_id"]
-        )
-        for t in summary["trials"]:
-            writer.writerow(
-                [
-                    t["index"],
-                    *(t["params"].get(v, "") for v in varying),
-                    *([t["metric"]] if metric else []),
-                    t["status"],
-                    t["duration_s"],
-                    t["run_id"],
-                ]
-            )
-        return
-    console.table(None, header, rows)
+    elif as_csv:
+        console.out(show_csv(summary))
+    else:
+        console.table(None, *show_table(summary))
 
 
 @sweep.command("list")
@@ -311,23 +267,18 @@ def show(
 @json_option
 def list_(tracking_uri: str | None, as_json: bool) -> None:
     """Sweeps of the store, newest first."""
-    from mlrun_cli.sweeps.scheduler import _store, list_sweeps
+    from mlrun_cli.cli.sweep_view import list_table
+    from mlrun_cli.sweeps.access import open_sweep_store
+    from mlrun_cli.sweeps.summary import list_sweeps
 
-    found = list_sweeps(_store(tracking_uri))
+    found = list_sweeps(open_sweep_store(tracking_uri))
     if as_json:
         console.json_out({"schema": "mlrun.sweeps/1", "sweeps": found})
         return
     if not found:
         console.info("no sweeps")
         return
-    console.table(
-        None,
-        ["sweep", "name", "status", "trials", "finished"],
-        [
-            (s["run_id"][:8], s["name"], s["status"], s["count"], s["counts"].get("FINISHED", 0))
-            for s in found
-        ],
-    )
+    console.table(None, *list_table(found))
 
 
 @sweep.command("cancel")
@@ -336,7 +287,7 @@ def list_(tracking_uri: str | None, as_json: bool) -> None:
 @json_option
 def cancel(sweep_ref: str, tracking_uri: str | None, as_json: bool) -> None:
     """Stop a sweep: running trials are ended (KILLED), unstarted ones KILLED."""
-    from mlrun_cli.sweeps.scheduler import cancel as cancel_sweep
+    from mlrun_cli.sweeps.cancel import cancel as cancel_sweep
 
     result = cancel_sweep(tracking_uri, sweep_ref)
     if as_json:
@@ -352,12 +303,14 @@ def cancel(sweep_ref: str, tracking_uri: str | None, as_json: bool) -> None:
 @tracking_option
 def trial(run_id: str, tracking_uri: str | None) -> None:
     """Execute one claimed trial of a sweep (started by the sweep runner)."""
-    from mlrun_cli.run.flow import RunRequest, execute_run, plan
-    from mlrun_cli.sweeps.scheduler import _store, load_spec
+    from mlrun_cli.run.flow import execute_run
+    from mlrun_cli.run.request import RunRequest, plan
+    from mlrun_cli.sweeps.access import open_sweep_store
+    from mlrun_cli.sweeps.summary import load_spec
 
-    store = _store(tracking_uri)
+    store = open_sweep_store(tracking_uri)
     run = store.get_run(run_id)
-    spec = load_spec(store, run.tags["mlflow.parentRunId"])
+    spec = load_spec(store, run.tags[tags.PARENT_RUN])
     req = RunRequest(
         uri=spec["uri"],
         entry_point=spec["entry_point"],

@@ -1,17 +1,27 @@
-"""Environment managers: one module each, one Protocol, a plain dict registry."""
+"""Environment managers: one module each, one Protocol, a plain dict registry.
+
+The contract lives here (`Environment`, `EnvManager`, `BuildInterrupted`) and so does the
+registry; the manager modules depend on this package, never the other way round except
+through the registry's factories, which import a manager's module only when it is chosen
+(`mlrun run --env-manager local` loads nothing of virtualenvs or conda).
+
+Adding a manager: a module with a class satisfying `EnvManager`, and one entry in `MANAGERS`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mlrun_cli.errors import EnvError
-from mlrun_cli.project.mlproject import Project
+from mlrun_cli.values import field, valueclass
+
+if TYPE_CHECKING:  # annotations only: importing envs must stay cheap for the CLI
+    from mlrun_cli.project.mlproject import Project
 
 
-@dataclass(frozen=True)
+@valueclass
 class Environment:
     """A ready environment: what to put in front of PATH and which interpreter it has."""
 
@@ -23,6 +33,14 @@ class Environment:
     extra_env: dict[str, str] = field(default_factory=dict)
     reused: bool = True
     freeze_file: Path | None = None  # the env's frozen package list, recorded with each run
+
+
+class BuildInterrupted(EnvError):
+    """The build was stopped because mlrun was interrupted; nothing half-built is kept."""
+
+    def __init__(self) -> None:
+        super().__init__("interrupted while building the environment; nothing was kept")
+        self.exit_code = 130
 
 
 class EnvManager(Protocol):
@@ -40,10 +58,15 @@ class EnvManager(Protocol):
         """Return a ready environment, building it if needed.
 
         `frozen` (a pip-freeze file) replaces the project's dependencies with exact pins, for
-        reproducing a recorded run; `cancelled` is polled during a build, which stops (and
-        leaves nothing behind) when it returns True.
+        reproducing a recorded run; `cancelled` is polled during a build, which stops (raising
+        `BuildInterrupted`, and leaving nothing behind) when it returns True.
         """
         ...
+
+
+# Each factory imports its manager's module when called, so choosing a manager loads only it.
+# Constructing a manager must stay cheap and never fail: the run flow builds one just to
+# validate the name before anything is recorded; missing tools are reported by `prepare`.
 
 
 def _local() -> EnvManager:
@@ -53,15 +76,17 @@ def _local() -> EnvManager:
 
 
 def _virtualenv() -> EnvManager:
+    from mlrun_cli.envs.installers.pip import PipInstaller
     from mlrun_cli.envs.virtualenv import VirtualenvManager
 
-    return VirtualenvManager()
+    return VirtualenvManager("virtualenv", PipInstaller())
 
 
 def _uv() -> EnvManager:
-    from mlrun_cli.envs.virtualenv import UvManager
+    from mlrun_cli.envs.installers.uv import UvInstaller
+    from mlrun_cli.envs.virtualenv import VirtualenvManager
 
-    return UvManager()
+    return VirtualenvManager("uv", UvInstaller())
 
 
 def _conda() -> EnvManager:
@@ -70,13 +95,18 @@ def _conda() -> EnvManager:
     return CondaManager()
 
 
-# Factories, so choosing a manager imports only that manager's module.
+# The registry, in the order the CLI lists the managers.
 MANAGERS: dict[str, Callable[[], EnvManager]] = {
     "local": _local,
     "virtualenv": _virtualenv,
     "uv": _uv,
     "conda": _conda,
 }
+
+
+def manager_names() -> tuple[str, ...]:
+    """The registered manager names, in the order the CLI offers them."""
+    return tuple(MANAGERS)
 
 
 def default_manager(project: Project) -> str:
@@ -95,6 +125,7 @@ def default_manager(project: Project) -> str:
 
 
 def get_manager(name: str) -> EnvManager:
+    """The manager registered as `name`; an `EnvError` naming the choices if there is none."""
     try:
         factory = MANAGERS[name]
     except KeyError:

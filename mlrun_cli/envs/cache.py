@@ -6,6 +6,8 @@ process may have finished the build while we waited), remove whatever half-built
 env is in the way, build at the final path (a virtualenv is not relocatable), health-check
 it, and write the completion marker last with an atomic rename. An env without its marker is
 never used.
+
+Running the build steps is `buildlog`'s; listing and pruning the cache (`mlrun envs`) are here.
 """
 
 from __future__ import annotations
@@ -16,36 +18,34 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import console
+from mlrun_cli.envs import BuildInterrupted
 from mlrun_cli.errors import EnvError
 from mlrun_cli.paths import tool_path
+from mlrun_cli.values import valueclass
+
+if TYPE_CHECKING:  # the build log is loaded by a build only, not by a warm run
+    from mlrun_cli.envs.buildlog import BuildLog, Cancelled
+
+    HealthCheck = Callable[[Path, Mapping[str, Any]], str | None]
+    Build = Callable[[Path, BuildLog], Mapping[str, Any]]
 
 FORMAT_VERSION = 1
 MARKER = ".mlrun-env.json"
 LAST_USED = ".mlrun-last-used"
 FREEZE = "mlrun-freeze.txt"
 
-Cancelled = Callable[[], bool]
 
-
-class BuildInterrupted(EnvError):
-    """The build was stopped because mlrun was interrupted; nothing half-built is kept."""
-
-    def __init__(self) -> None:
-        super().__init__("interrupted while building the environment; nothing was kept")
-        self.exit_code = 130
-
-
-@dataclass(frozen=True)
+@valueclass
 class EnvKey:
+    """An env's identity: the digest of every input that matters, and the inputs themselves."""
+
     manager: str
     digest: str
     inputs: Mapping[str, Any]
@@ -67,7 +67,13 @@ def make_key(manager: str, inputs: Mapping[str, Any]) -> EnvKey:
     return EnvKey(manager, hashlib.sha256(payload.encode()).hexdigest(), dict(inputs))
 
 
+def platform_tag() -> str:
+    """The OS and machine an env was built for (a key input: envs are not portable)."""
+    return f"{sys.platform}-{os.uname().machine}"
+
+
 def read_marker(env_dir: Path) -> dict[str, Any] | None:
+    """The completion marker of the env at `env_dir`, or None if it is not complete."""
     try:
         data = json.loads((env_dir / MARKER).read_text())
     except (OSError, ValueError):
@@ -104,6 +110,7 @@ def locked(name: str, cancelled: Cancelled | None) -> Iterator[None]:
 
 
 def is_locked(name: str) -> bool:
+    """True while some process holds env `name`'s lock (it is being built)."""
     path = _lock_path(name)
     if not path.exists():
         return False
@@ -118,12 +125,9 @@ def is_locked(name: str) -> bool:
 
 
 def touch_last_used(env_dir: Path) -> None:
+    """Record that the env was used now (what `prune --older-than` goes by)."""
     with contextlib.suppress(OSError):
         (env_dir / LAST_USED).write_text(str(int(time.time())))
-
-
-HealthCheck = Callable[[Path, Mapping[str, Any]], "str | None"]
-Build = Callable[[Path, "BuildLog"], Mapping[str, Any]]
 
 
 def ensure(
@@ -161,35 +165,47 @@ def ensure(
             reason = _change_reason(project, key)
             if reason:
                 console.info(f"environment changed ({reason}); building {key.name}")
-        _remove(env_dir)
-        env_dir.mkdir(parents=True)
-        log = BuildLog(build_log_path(key.name), cancelled)
-        t0 = time.monotonic()
-        try:
-            facts = dict(build(env_dir, log))
-            problem = health(env_dir, {**facts, "key": key.digest})
-            if problem is not None:
-                raise EnvError(f"environment {key.name} failed its health check: {problem}")
-        except BaseException:
-            log.close()
-            _remove(env_dir)
-            raise
-        log.close()
-        marker = {
-            "key": key.digest,
-            "name": key.name,
-            "manager": key.manager,
-            "created": int(time.time()),
-            "build_seconds": round(time.monotonic() - t0, 2),
-            "inputs": key.inputs,
-            **facts,
-        }
-        tmp = env_dir / f"{MARKER}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(marker, indent=1, default=str))
-        os.replace(tmp, env_dir / MARKER)  # last: only now is the env complete
-        touch_last_used(env_dir)
+        marker = _build(key, build, health, cancelled)
         _remember_project(project, key)
         return env_dir, marker, False
+
+
+def _build(
+    key: EnvKey, build: Build, health: HealthCheck, cancelled: Cancelled | None
+) -> dict[str, Any]:
+    """Build the env at its final path under the held lock; the marker is written last."""
+    from mlrun_cli.envs.buildlog import BuildLog
+
+    env_dir = key.path
+    _remove(env_dir)
+    env_dir.mkdir(parents=True)
+    log = BuildLog(build_log_path(key.name), cancelled)
+    t0 = time.monotonic()
+    try:
+        facts = dict(build(env_dir, log))
+        problem = health(env_dir, {**facts, "key": key.digest})
+        if problem is not None:
+            raise EnvError(f"environment {key.name} failed its health check: {problem}")
+    except BaseException:
+        # Interrupts too: a half-built env must not be left where a later run could find it.
+        log.close()
+        _remove(env_dir)
+        raise
+    log.close()
+    marker = {
+        "key": key.digest,
+        "name": key.name,
+        "manager": key.manager,
+        "created": int(time.time()),
+        "build_seconds": round(time.monotonic() - t0, 2),
+        "inputs": key.inputs,
+        **facts,
+    }
+    tmp = env_dir / f"{MARKER}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(marker, indent=1, default=str))
+    os.replace(tmp, env_dir / MARKER)  # last: only now is the env complete
+    touch_last_used(env_dir)
+    return marker
 
 
 def build_log_path(name: str) -> Path:
@@ -234,6 +250,7 @@ def _change_reason(project: str | None, key: EnvKey) -> str | None:
 
 
 def describe_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
+    """What differs between two sets of key inputs, field by field (added, removed, changed)."""
     parts: list[str] = []
     for field in sorted(set(before) | set(after)):
         old, new = before.get(field), after.get(field)
@@ -252,110 +269,8 @@ def describe_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-class BuildLog:
-    """Runs build steps with their output in the build log, and stops them on cancellation."""
-
-    def __init__(self, path: Path, cancelled: Cancelled | None) -> None:
-        self.path = path
-        self.cancelled = cancelled
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed by close()
-
-    def close(self) -> None:
-        self._fh.close()
-
-    def note(self, text: str) -> None:
-        self._fh.write(f"\n## {text}\n".encode())
-        self._fh.flush()
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        step: str,
-        cwd: Path | None = None,
-        env: Mapping[str, str] | None = None,
-        on_line: Callable[[str], None] | None = None,
-    ) -> str:
-        """Run one build step; its output goes to the log. Returns the output.
-
-        The step runs in a session of its own, so only we decide when it stops: on
-        cancellation its whole group gets SIGTERM, then SIGKILL.
-        """
-        self.note(f"{step}: {' '.join(argv)}")
-        console.detail(f"  {step}: {' '.join(argv)}")
-        try:
-            proc = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env=dict(env) if env is not None else None,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        except FileNotFoundError:
-            raise EnvError(
-                f"{step}: {argv[0]} not found; install it or choose another --env-manager"
-            ) from None
-        assert proc.stdout is not None
-        os.set_blocking(proc.stdout.fileno(), False)
-        chunks: list[bytes] = []
-        pending = b""
-        while True:
-            if self.cancelled is not None and self.cancelled():
-                _stop(proc)
-                raise BuildInterrupted()
-            data = _read_some(proc)
-            if data:
-                chunks.append(data)
-                self._fh.write(data)
-                self._fh.flush()
-                if on_line is not None:
-                    pending += data
-                    *lines, pending = pending.split(b"\n")
-                    for line in lines:
-                        on_line(line.decode("utf-8", "replace").rstrip("\r"))
-            elif proc.poll() is not None:
-                break  # ended, and its output is drained (EOF) or idle
-            elif data is None:
-                time.sleep(0.05)  # EOF while the process is still exiting
-        output = b"".join(chunks).decode("utf-8", "replace")
-        if proc.returncode != 0:
-            tail = "\n".join(output.strip().splitlines()[-12:])
-            raise EnvError(
-                f"{step} failed (exit code {proc.returncode}); the full log is {self.path}\n{tail}"
-            )
-        return output
-
-
-def _read_some(proc: subprocess.Popen[bytes]) -> bytes | None:
-    """Bytes available now; b"" when none yet; None at end of output."""
-    import select
-
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], 0.1)
-    if not ready:
-        return b""
-    try:
-        data = os.read(proc.stdout.fileno(), 65536)
-    except BlockingIOError:
-        return b""
-    return data or None
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    for sig, wait in ((signal.SIGTERM, 3.0), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def dir_size(path: Path) -> int:
+    """Bytes used by the files under `path` (symlinks counted as links)."""
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import console
 from mlrun_cli.envs import Environment
 from mlrun_cli.envs import cache as envcache
 from mlrun_cli.errors import EnvError
 from mlrun_cli.project.mlproject import Project
+
+if TYPE_CHECKING:
+    from mlrun_cli.envs.buildlog import BuildLog
 
 _NAMES = ("conda", "mamba", "micromamba")
 
@@ -46,6 +48,7 @@ def create_command(exe: str, prefix: Path, env_file: Path) -> list[str]:
 
 
 def pip_command(prefix: Path, requirements: Path) -> list[str]:
+    """The command that installs `requirements` with the prefix env's own pip."""
     return [
         str(prefix / "bin" / "python"),
         "-m",
@@ -82,6 +85,8 @@ def env_file_for(project: Project, prefix: Path) -> tuple[Path, bytes]:
 
 
 class CondaManager:
+    """A conda prefix env in the env cache, built from the project's conda.yaml."""
+
     name = "conda"
 
     def prepare(
@@ -91,8 +96,10 @@ class CondaManager:
         frozen: Path | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> Environment:
+        """The project's conda env from the cache, built first if it is not there."""
         exe = find_conda()
-        probe_file, content = env_file_for(project, Path("/nonexistent"))
+        # Only the file's content goes into the key; the prefix is not known yet.
+        _, content = env_file_for(project, Path("/nonexistent"))
         frozen_text = frozen.read_text() if frozen is not None else None
         key = envcache.make_key(
             self.name,
@@ -100,11 +107,13 @@ class CondaManager:
                 "conda": Path(exe).name,
                 "env_file": hashlib.sha256(content).hexdigest(),
                 "frozen": frozen_text,
-                "platform": f"{sys.platform}-{os.uname().machine}",
+                "platform": envcache.platform_tag(),
             },
         )
 
-        def build(prefix: Path, log: envcache.BuildLog) -> Mapping[str, Any]:
+        def build(prefix: Path, log: BuildLog) -> Mapping[str, Any]:
+            from mlrun_cli.envs.buildlog import check_interpreter
+
             console.info(f"building environment {key.name} with {Path(exe).name}")
             env_file, text = env_file_for(project, prefix)
             if env_file.parent == prefix:
@@ -121,11 +130,7 @@ class CondaManager:
             python = prefix / "bin" / "python"
             freeze = log.run([str(python), "-m", "pip", "freeze", "--all"], step="listing packages")
             (prefix / envcache.FREEZE).write_text(freeze)
-            version = log.run(
-                [str(python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-                step="checking the interpreter",
-            ).strip()
-            return {"python_version": version}
+            return {"python_version": check_interpreter(log, python)}
 
         def health(prefix: Path, marker: Mapping[str, Any]) -> str | None:
             return None if (prefix / "bin" / "python").exists() else "its interpreter is missing"
@@ -133,7 +138,6 @@ class CondaManager:
         prefix, marker, reused = envcache.ensure(
             key, build=build, health=health, cancelled=cancelled, project=str(project.dir)
         )
-        del probe_file
         return Environment(
             manager=self.name,
             python=str(prefix / "bin" / "python"),

@@ -13,22 +13,25 @@ import os
 import re
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlrun_cli.errors import EnvError
 from mlrun_cli.paths import tool_path
+from mlrun_cli.values import valueclass
 
 _VERSION = re.compile(r"^\d+(\.\d+){0,2}$")
 
 
-@dataclass(frozen=True)
+@valueclass
 class Interpreter:
+    """A Python interpreter on this machine and its exact version."""
+
     path: Path  # resolved executable
     version: str  # X.Y.Z
 
 
 def current() -> Interpreter:
+    """The interpreter running mlrun (no subprocess)."""
     return Interpreter(Path(sys.executable).resolve(), "{}.{}.{}".format(*sys.version_info[:3]))
 
 

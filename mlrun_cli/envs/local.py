@@ -10,6 +10,8 @@ from mlrun_cli.project.mlproject import Project
 
 
 class LocalManager:
+    """No environment of its own: the caller's PATH and interpreter, as they are."""
+
     name = "local"
 
     def prepare(
@@ -19,6 +21,7 @@ class LocalManager:
         frozen: Path | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> Environment:
+        """The caller's environment; nothing is built."""
         # `python` is whatever is first on PATH, which need not be mlrun's interpreter, so no
         # python version is claimed for it. `frozen` has no meaning here: nothing is installed.
         return Environment(manager="local")

@@ -8,17 +8,17 @@ cache key changes when any of them changes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import EnvError
+from mlrun_cli.values import field, valueclass
 
 _FILE_OPTION = re.compile(r"^(-r|-c|--requirement|--constraint)(?:\s*=\s*|\s+)(.+)$")
 _CONDA_PYTHON = re.compile(r"^python\s*(?:[=<>!~]=?|\s)\s*([0-9][0-9.]*)")
 
 
-@dataclass(frozen=True)
+@valueclass
 class PythonEnvSpec:
     """An interpreter version and pip requirement lines (file references made absolute)."""
 

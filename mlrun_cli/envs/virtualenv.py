@@ -1,33 +1,32 @@
-"""Python virtual environments, installed with pip (`virtualenv`) or with uv (`uv`).
+"""Python virtual environments, created and filled by an installer (`installers/`).
 
-The project's python_env.yaml (or the python version and pip section of its conda.yaml) says
-what to install; the interpreter is found among those on the machine. Bytecode is compiled
-at build time by both installers, so runs under PYTHONDONTWRITEBYTECODE are not slower.
+The `virtualenv` manager uses pip and the `uv` manager uses uv: one manager class, two
+installers. The project's python_env.yaml (or the python version and pip section of its
+conda.yaml) says what to install; the interpreter is found among those on the machine.
+Bytecode is compiled at build time by both installers, so runs under PYTHONDONTWRITEBYTECODE
+are not slower.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import console
 from mlrun_cli.envs import Environment
 from mlrun_cli.envs import cache as envcache
-from mlrun_cli.envs.interpreters import Interpreter, find, find_uv
+from mlrun_cli.envs.interpreters import Interpreter, find
 from mlrun_cli.envs.spec import PythonEnvSpec, load_conda_as_python_env, load_python_env
-from mlrun_cli.errors import EnvError
 from mlrun_cli.project.mlproject import Project
 
-_PIP_INSTALLED = re.compile(r"^Successfully installed (.+)$")
-_UV_INSTALLED = re.compile(r"^Installed (\d+) packages?")
-# Installer lines worth showing live during a cold build (uv's summaries, pip's downloads).
-_SUMMARY = re.compile(r"^(Resolved \d+ packages?|Prepared \d+ packages?)")
-_COLLECTING = re.compile(r"^Collecting (\S+)")
+if TYPE_CHECKING:  # what only a build needs is imported by the build (a warm run stays small)
+    from mlrun_cli.envs.buildlog import BuildLog
+    from mlrun_cli.envs.installers import Installer
+    from mlrun_cli.envs.installers.steps import InstallStep, ProgressLine
 
 
 def project_spec(project: Project) -> PythonEnvSpec:
@@ -46,24 +45,12 @@ def project_spec(project: Project) -> PythonEnvSpec:
     return PythonEnvSpec(python=None)
 
 
-def _platform() -> str:
-    return f"{sys.platform}-{os.uname().machine}"
-
-
 class VirtualenvManager:
-    """virtualenv + pip."""
+    """A virtualenv in the env cache, built by `installer`; registered as `name`."""
 
-    name = "virtualenv"
-    installer = "pip"
-
-    def _uv(self) -> str:
-        uv = find_uv()
-        if uv is None:
-            raise EnvError(
-                "uv is not installed; install it (pip install 'mlrun-cli[uv]') or use "
-                "--env-manager virtualenv"
-            )
-        return uv
+    def __init__(self, name: str, installer: Installer) -> None:
+        self.name = name
+        self.installer = installer
 
     def prepare(
         self,
@@ -72,31 +59,33 @@ class VirtualenvManager:
         frozen: Path | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> Environment:
+        """The project's virtualenv from the cache, built first if it is not there."""
         spec = project_spec(project)
         interp = find(spec.python)
-        uv = self._uv() if self.installer == "uv" else None
+        self.installer.check()
         frozen_text = frozen.read_text() if frozen is not None else None
+        # Every input that changes what gets installed; the names are part of existing keys.
         key = envcache.make_key(
             self.name,
             {
-                "installer": self.installer,
+                "installer": self.installer.name,
                 "python": interp.version,
                 "interpreter": str(interp.path),
                 "build_dependencies": list(spec.build_dependencies),
                 "dependencies": list(spec.dependencies),
                 "files": dict(spec.files),
                 "frozen": frozen_text,
-                "platform": _platform(),
+                "platform": envcache.platform_tag(),
             },
         )
 
-        def build(env_dir: Path, log: envcache.BuildLog) -> Mapping[str, Any]:
-            return self._build(env_dir, log, spec, interp, uv, frozen_text, project.dir)
+        def build(env_dir: Path, log: BuildLog) -> Mapping[str, Any]:
+            return self._build(env_dir, log, spec, interp, frozen_text, project.dir)
 
         env_dir, marker, reused = envcache.ensure(
             key,
             build=build,
-            health=_health,
+            health=check_health,
             cancelled=cancelled,
             project=str(project.dir),
         )
@@ -115,137 +104,65 @@ class VirtualenvManager:
     def _build(
         self,
         env_dir: Path,
-        log: envcache.BuildLog,
+        log: BuildLog,
         spec: PythonEnvSpec,
         interp: Interpreter,
-        uv: str | None,
         frozen_text: str | None,
         project_dir: Path,
     ) -> Mapping[str, Any]:
+        """Create, install, freeze, check: the steps of a build, in order."""
+        from mlrun_cli.envs.buildlog import check_interpreter
+
         t0 = time.monotonic()
-        label = f"environment {env_dir.name} (python {interp.version}, {self.installer})"
-        console.info(f"building {label}")
-        python = env_dir / "bin" / "python"
-        env = {**os.environ, "VIRTUAL_ENV": str(env_dir)}
-        env.pop("PYTHONHOME", None)
-        env.pop("PIP_REQUIRE_VIRTUALENV", None)
-        if uv is not None:
-            log.run(
-                [
-                    uv,
-                    "venv",
-                    "--quiet",
-                    "--allow-existing",
-                    "--python",
-                    str(interp.path),
-                    str(env_dir),
-                ],
-                step="creating the virtualenv",
-                env=env,
-            )
-        else:
-            log.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "virtualenv",
-                    "--no-periodic-update",
-                    "--quiet",
-                    "-p",
-                    str(interp.path),
-                    str(env_dir),
-                ],
-                step="creating the virtualenv",
-                env=env,
-            )
-        requirements = env_dir / "mlrun-requirements.txt"
-        lines = list(spec.dependencies) if frozen_text is None else []
-        if frozen_text is not None:
-            (env_dir / "mlrun-frozen.txt").write_text(frozen_text)
-            lines = [f"-r {env_dir / 'mlrun-frozen.txt'}"]
-        requirements.write_text("\n".join(lines) + "\n")
-        count = [0]
-
-        collected: list[str] = []
-
-        def on_line(line: str) -> None:
-            summary = _SUMMARY.match(line.strip())
-            if summary:
-                console.info(f"    {summary.group(1)[0].lower()}{summary.group(1)[1:]}")
-            collecting = _COLLECTING.match(line.strip())
-            if collecting:
-                # pip names each package as it resolves: one live line with the count.
-                collected.append(collecting.group(1))
-                console.progress(f"    collecting packages: {len(collected)} ({collected[-1]})")
-            m = _PIP_INSTALLED.match(line.strip()) or _UV_INSTALLED.match(line.strip())
-            if m:
-                count[0] += int(m.group(1)) if m.group(1).isdigit() else len(m.group(1).split())
-
-        steps: list[tuple[str, list[str], int]] = []
-        build_deps = list(spec.build_dependencies)
-        req_items = ["-r", str(requirements)] if lines else []
-        if uv is not None:
-            # uv installs build tools and requirements together in one resolution.
-            if build_deps or req_items:
-                steps.append(
-                    ("requirements", [*build_deps, *req_items], len(build_deps) + len(lines))
-                )
-        else:
-            if build_deps:
-                steps.append(("build requirements", build_deps, len(build_deps)))
-            if req_items:
-                steps.append(("requirements", req_items, len(lines)))
-        for what, items, n in steps:
-            console.info(f"  installing {n} {what[:-1] if n == 1 else what}")
-            if uv is not None:
-                argv = [uv, "pip", "install", "--python", str(python), "--compile-bytecode", *items]
-            else:
-                argv = [
-                    str(python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "--compile",
-                    *items,
-                ]
-            log.run(argv, step=f"installing {what}", cwd=project_dir, env=env, on_line=on_line)
-            console.progress_done()
-            if collected:
-                console.info(f"    collected {len(collected)} packages")
-                collected.clear()
-        if uv is not None:
-            freeze = log.run(
-                [uv, "pip", "freeze", "--python", str(python)], step="listing packages", env=env
-            )
-        else:
-            freeze = log.run(
-                [str(python), "-m", "pip", "freeze", "--all", "--disable-pip-version-check"],
-                step="listing packages",
-                env=env,
-            )
-        frozen_lines = [ln for ln in freeze.splitlines() if ln and not ln.startswith("#")]
-        (env_dir / envcache.FREEZE).write_text("\n".join(frozen_lines) + "\n")
-        version = log.run(
-            [str(python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-            step="checking the interpreter",
-            env=env,
-        ).strip()
         console.info(
-            f"  installed {count[0]} packages in {time.monotonic() - t0:.1f}s; log: {log.path}"
+            f"building environment {env_dir.name} (python {interp.version}, {self.installer.name})"
+        )
+        python = env_dir / "bin" / "python"
+        env = _build_environ(env_dir)
+        log.run(
+            self.installer.create_command(interp.path, env_dir),
+            step="creating the virtualenv",
+            env=env,
+        )
+        requirements, count = write_requirements(env_dir, spec, frozen_text)
+        progress = _Progress(self.installer.parse_line)
+        steps = self.installer.install_steps(python, spec.build_dependencies, requirements, count)
+        for step in steps:
+            _install(log, step, progress, cwd=project_dir, env=env)
+        freeze = log.run(self.installer.freeze_command(python), step="listing packages", env=env)
+        write_freeze(env_dir, freeze)
+        version = check_interpreter(log, python, env)
+        console.info(
+            f"  installed {progress.installed} packages in {time.monotonic() - t0:.1f}s; "
+            f"log: {log.path}"
         )
         return {"python_version": version, "interpreter": str(interp.path)}
 
 
-class UvManager(VirtualenvManager):
-    """A virtualenv built and filled by uv."""
+def write_requirements(
+    env_dir: Path, spec: PythonEnvSpec, frozen_text: str | None
+) -> tuple[Path | None, int]:
+    """Write the env's requirements file: the project's dependencies, or the recorded pins.
 
-    name = "uv"
-    installer = "uv"
+    Returns the file to install from (None when it has no lines) and its number of lines.
+    """
+    lines = list(spec.dependencies)
+    if frozen_text is not None:
+        # The pins replace the dependencies; they are kept in a file of their own in the env.
+        (env_dir / "mlrun-frozen.txt").write_text(frozen_text)
+        lines = [f"-r {env_dir / 'mlrun-frozen.txt'}"]
+    requirements = env_dir / "mlrun-requirements.txt"
+    requirements.write_text("\n".join(lines) + "\n")
+    return (requirements if lines else None), len(lines)
 
 
-def _health(env_dir: Path, marker: Mapping[str, Any]) -> str | None:
+def write_freeze(env_dir: Path, freeze_output: str) -> None:
+    """Keep the installer's package list (without comments) as the env's freeze file."""
+    frozen_lines = [ln for ln in freeze_output.splitlines() if ln and not ln.startswith("#")]
+    (env_dir / envcache.FREEZE).write_text("\n".join(frozen_lines) + "\n")
+
+
+def check_health(env_dir: Path, marker: Mapping[str, Any]) -> str | None:
     """Cheap checks on reuse (no subprocess): interpreter present and of the recorded version."""
     python = env_dir / "bin" / "python"
     if not python.exists():  # follows the symlink: a removed base interpreter fails here
@@ -262,3 +179,50 @@ def _health(env_dir: Path, marker: Mapping[str, Any]) -> str | None:
     if m and wanted and not (m.group(1) + ".").startswith(str(wanted) + "."):
         return f"its interpreter is {m.group(1)}, expected {wanted}"
     return None
+
+
+def _build_environ(env_dir: Path) -> dict[str, str]:
+    # The installers must see the new env as the active one, and nothing of the caller's
+    # interpreter setup (PYTHONHOME) or pip policy (PIP_REQUIRE_VIRTUALENV) in the way.
+    env = {**os.environ, "VIRTUAL_ENV": str(env_dir)}
+    env.pop("PYTHONHOME", None)
+    env.pop("PIP_REQUIRE_VIRTUALENV", None)
+    return env
+
+
+def _install(
+    log: BuildLog, step: InstallStep, progress: _Progress, *, cwd: Path, env: Mapping[str, str]
+) -> None:
+    n = step.count
+    console.info(f"  installing {n} {step.what[:-1] if n == 1 else step.what}")
+    log.run(step.argv, step=f"installing {step.what}", cwd=cwd, env=env, on_line=progress.feed)
+    progress.step_done()
+
+
+class _Progress:
+    """Shows an installer's output as it comes (summaries, a live package count), and adds
+    up how many packages were installed."""
+
+    def __init__(self, parse: Callable[[str], ProgressLine | None]) -> None:
+        self._parse = parse
+        self.installed = 0
+        self._collected: list[str] = []
+
+    def feed(self, line: str) -> None:
+        from mlrun_cli.envs.installers.steps import Collecting, Installed, Summary  # builds only
+
+        event = self._parse(line)
+        if isinstance(event, Summary):
+            console.info(f"    {event.text[0].lower()}{event.text[1:]}")
+        elif isinstance(event, Collecting):
+            # pip names each package as it resolves: one live line with the count.
+            self._collected.append(event.package)
+            console.progress(f"    collecting packages: {len(self._collected)} ({event.package})")
+        elif isinstance(event, Installed):
+            self.installed += event.count
+
+    def step_done(self) -> None:
+        console.progress_done()
+        if self._collected:
+            console.info(f"    collected {len(self._collected)} packages")
+            self._collected.clear()

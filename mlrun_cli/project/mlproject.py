@@ -10,18 +10,18 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from mlrun_cli.errors import ProjectError
+from mlrun_cli.values import field, valueclass
 
 EnvKind = Literal["python_env", "conda_env", "docker_env", "none"]
 ENV_KEYS: tuple[EnvKind, ...] = ("python_env", "conda_env", "docker_env")
 DEFAULT_ENTRY_POINT = "main"
 
 
-@dataclass(frozen=True)
+@valueclass
 class Parameter:
     name: str
     type: str = "string"
@@ -32,7 +32,7 @@ class Parameter:
         return self.default is None
 
 
-@dataclass(frozen=True)
+@valueclass
 class EntryPoint:
     name: str
     command: str
@@ -40,14 +40,14 @@ class EntryPoint:
     declared: bool = True
 
 
-@dataclass(frozen=True)
+@valueclass
 class DockerEnv:
     image: str
     volumes: tuple[str, ...] = ()
     environment: tuple[tuple[str, str | None], ...] = ()
 
 
-@dataclass(frozen=True)
+@valueclass
 class EnvSpec:
     """The environment a project declares. `path` is absolute for python_env and conda_env."""
 
@@ -57,7 +57,7 @@ class EnvSpec:
     implicit: bool = False  # found by convention beside the MLproject, not declared
 
 
-@dataclass(frozen=True)
+@valueclass
 class Project:
     dir: Path
     file: Path | None

@@ -11,18 +11,18 @@ import re
 import shlex
 import string
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlrun_cli.errors import ParameterError
 from mlrun_cli.project.mlproject import EntryPoint
+from mlrun_cli.values import valueclass
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-@dataclass(frozen=True)
+@valueclass
 class ResolvedParams:
     """The values an entry point runs with (raw strings, not shell-quoted)."""
 

@@ -36,6 +36,11 @@ def _schema_text(name: str) -> str:
         raise RuntimeError(f"schema {name} is missing from the installation: {path}") from exc
 
 
+def reset_caches() -> None:
+    """Forget the schemas read so far (tests point the tool at other files)."""
+    _schema_text.cache_clear()
+
+
 def load_schema(name: str) -> dict[str, Any]:
     """The schema called `name` (``mlproject``, ``python_env``, ...) as the CLI uses it."""
     result: dict[str, Any] = json.loads(_schema_text(name))

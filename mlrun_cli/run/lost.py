@@ -1,4 +1,6 @@
-"""Runs whose runner died (SIGKILL, a crash, a reboot) are found and recorded FAILED.
+"""The one rule for lost runs: a run whose runner (or cluster job) vanished without
+recording an end is KILLED, tagged ``mlrun.lost`` with the reason, never FINISHED or left
+RUNNING. A local run, a sweep trial and a cluster job are all recorded this way.
 
 A RUNNING run records the pid, host and start time of its runner. On this host, a run is
 lost when that pid no longer exists, is a zombie, or now belongs to a process that started
@@ -10,7 +12,10 @@ from __future__ import annotations
 import os
 import time
 
-from mlrun_cli.store.base import FAILED
+from mlrun_cli import tags as T
+from mlrun_cli.store.base import KILLED, Store
+
+LOST_STATUS = KILLED
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -48,19 +53,27 @@ def why_lost(pid: int | None, start_ms: int | None) -> str | None:
     return None
 
 
-def record_lost_runs(store: object) -> list[str]:
-    """Mark this host's lost RUNNING runs FAILED (tags mlrun.lost, mlrun.lost.reason)."""
-    running_here = getattr(store, "running_here", None)
-    if running_here is None or not os.path.isdir("/proc"):
+def lost_tags(reason: str) -> dict[str, str]:
+    """The tags a lost run carries."""
+    return {T.LOST: "true", T.LOST_REASON: reason}
+
+
+def mark_lost(store: Store, run_id: str, reason: str, end_ms: int | None = None) -> None:
+    """Record `run_id` lost: KILLED with the lost tags."""
+    store.log_batch(run_id, tags=lost_tags(reason))
+    store.set_terminated(run_id, LOST_STATUS, end_ms or int(time.time() * 1000), None)
+
+
+def record_lost_runs(store: Store) -> list[str]:
+    """Record this host's lost RUNNING runs (see the module's rule); their ids."""
+    index = store.index()
+    if index is None or not os.path.isdir("/proc"):
         return []
     lost = []
-    for run_id, pid, start in running_here(os.uname().nodename):
+    for run_id, pid, start in index.running_here(os.uname().nodename):
         reason = why_lost(pid, start)
         if reason is None:
             continue
-        store.log_batch(  # type: ignore[attr-defined]
-            run_id, tags={"mlrun.lost": "true", "mlrun.lost.reason": reason}
-        )
-        store.set_terminated(run_id, FAILED, int(time.time() * 1000), None)  # type: ignore[attr-defined]
+        mark_lost(store, run_id, reason)
         lost.append(run_id)
     return lost

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 from mlrun_cli.errors import TrackingError
-from mlrun_cli.run.flow import RunRequest
+from mlrun_cli.run.request import RunRequest
 from mlrun_cli.store.base import Run, Store
 
 
@@ -22,7 +22,7 @@ def rerun_request(
     as_json: bool,
 ) -> RunRequest:
     """A RunRequest that reproduces run `run_id` of `store`."""
-    from mlrun_cli.sources.resolve import find_git_root
+    from mlrun_cli.sources.git import find_git_root
 
     run = store.get_run(run_id)
     tags = run.tags

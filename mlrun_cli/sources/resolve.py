@@ -18,39 +18,34 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from mlrun_cli.errors import SourceError
 from mlrun_cli.paths import tool_path
-from mlrun_cli.process import ProcessError, run
+from mlrun_cli.sources.git import (
+    GitInfo,
+    find_git_root,
+    git,
+    git_env,
+    git_info,
+    has_commit,
+    is_branch,
+    make_checkout,
+    origin,
+    rev_parse,
+    strip_credentials,
+)
+from mlrun_cli.values import field, valueclass
 
-_REMOTE = re.compile(r"^(https?|ssh|git|file)://", re.IGNORECASE)
-_SCP = re.compile(r"^[A-Za-z0-9._~-]+@[A-Za-z0-9._-]+:(?!//)")
-_TRANSPORT = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*::")
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@")
-_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
-
-
-def strip_credentials(text: str) -> str:
-    """Remove ``user:token@`` (or ``token@``) from every URL in `text`."""
-    return _CREDENTIALS.sub(r"\g<scheme>", text)
-
-
-@dataclass(frozen=True)
-class GitInfo:
-    commit: str
-    root: Path | None  # the work tree (None for a checkout we made)
-    branch: str | None = None
-    remote_url: str | None = None  # credentials removed
-    dirty: bool = False
-    patch: bytes = b""  # uncommitted changes to tracked files, binary-safe
-    untracked: tuple[str, ...] = ()
-    project_path: str = "."  # the project directory within the repository
+# Patterns are compiled on first use (`re` caches them): a plain local path needs none, and
+# compiling them all costs start-up time on every run.
+_REMOTE = r"^(https?|ssh|git|file)://"
+_SCP = r"^[A-Za-z0-9._~-]+@[A-Za-z0-9._-]+:(?!//)"
+_TRANSPORT = r"^[A-Za-z][A-Za-z0-9+.-]*::"
+_SHA = r"^[0-9a-fA-F]{7,40}$"
 
 
-@dataclass(frozen=True)
+@valueclass
 class Source:
     """A project directory ready to run, and its provenance."""
 
@@ -66,24 +61,11 @@ class Source:
         if self.checkout is not None:
             shutil.rmtree(self.checkout, ignore_errors=True)
 
+    def __enter__(self) -> Source:
+        return self
 
-def git_env() -> dict[str, str]:
-    """An environment in which git never prompts and never runs a credential dialog."""
-    env = dict(os.environ)
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    env["GIT_ASKPASS"] = "true"
-    env["SSH_ASKPASS"] = "true"
-    env.setdefault("GIT_SSH_COMMAND", "ssh -oBatchMode=yes")
-    return env
-
-
-def git(args: Sequence[str], cwd: Path | None = None, hint: str = "") -> str:
-    """Run git safely: transports that run commands are off; errors carry no credentials."""
-    argv = ["git", "-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never", *args]
-    try:
-        return run(argv, cwd=cwd, env=git_env(), hint=hint).stdout
-    except ProcessError as exc:
-        raise SourceError(strip_credentials(str(exc))) from None
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()
 
 
 def check_uri(uri: str, version: str | None) -> None:
@@ -95,7 +77,7 @@ def check_uri(uri: str, version: str | None) -> None:
             raise SourceError(
                 f"{what} {value!r} begins with '-'; refused (git would read it as an option)"
             )
-        if _TRANSPORT.match(value):
+        if "::" in value and re.match(_TRANSPORT, value):
             raise SourceError(
                 f"{what} {strip_credentials(value)!r} uses a git transport that runs commands; "
                 "refused: use a path or an https://, ssh:// or file:// URL"
@@ -121,7 +103,9 @@ def split_subdir(uri: str) -> tuple[str, str | None]:
 
 
 def is_remote(uri: str) -> bool:
-    return bool(_REMOTE.match(uri) or _SCP.match(uri))
+    if "://" not in uri and "@" not in uri:
+        return False
+    return bool(re.match(_REMOTE, uri, re.IGNORECASE) or re.match(_SCP, uri))
 
 
 def resolve_source(uri: str, version: str | None = None) -> Source:
@@ -144,14 +128,14 @@ def resolve_source(uri: str, version: str | None = None) -> Source:
         raise SourceError(f"--version {version!r} needs a git repository, and {path} is not in one")
     rel = path.relative_to(root).as_posix()
     sub = str(PurePosixPath(rel) / sub) if sub else (rel if rel != "." else None)
-    commit = _rev_parse(root, version, str(root))
-    checkout = _checkout(root, commit)
+    commit = rev_parse(root, version, str(root))
+    checkout = make_checkout(root, commit)
     project = _inside(checkout, sub)
     info = GitInfo(
         commit=commit,
         root=None,
-        branch=version if _is_branch(root, version) else None,
-        remote_url=_origin(root),
+        branch=version if is_branch(root, version) else None,
+        remote_url=origin(root),
         project_path=sub or ".",
     )
     return Source(shown, project, info, version, root, checkout)
@@ -165,125 +149,6 @@ def _inside(root: Path, sub: str | None) -> Path:
         raise SourceError(f"subdirectory {sub!r} leaves the repository; refused")
     if not target.is_dir():
         raise SourceError(f"subdirectory {sub!r} does not exist in {root}")
-    return target
-
-
-def find_git_root(path: Path) -> Path | None:
-    """The enclosing work tree, found without starting git (a non-git dir pays nothing)."""
-    for candidate in (path, *path.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return None
-
-
-def git_info(path: Path) -> GitInfo | None:
-    """Commit, branch, remote, dirty state, patch and untracked files of `path`'s work tree."""
-    root = find_git_root(path)
-    if root is None:
-        return None
-    try:
-        status = run(
-            ["git", "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=all"],
-            cwd=root,
-            env=git_env(),
-        ).stdout
-    except ProcessError:
-        return None  # not a usable repository, or no git on PATH
-    commit, branch = None, None
-    tracked_changes = False
-    untracked: list[str] = []
-    entries = status.split("\0")
-    i = 0
-    while i < len(entries):
-        entry = entries[i]
-        if entry.startswith("# branch.oid "):
-            oid = entry.split()[2]
-            commit = None if oid == "(initial)" else oid
-        elif entry.startswith("# branch.head "):
-            head = entry.split(" ", 2)[2]
-            branch = None if head == "(detached)" else head
-        elif entry.startswith("? "):
-            untracked.append(entry[2:])
-        elif entry[:2] in ("1 ", "u "):
-            tracked_changes = True
-        elif entry.startswith("2 "):
-            tracked_changes = True
-            i += 1  # a rename is followed by its original path
-        i += 1
-    if commit is None:
-        return None  # a repository without a commit yet
-    patch = b""
-    if tracked_changes:
-        import subprocess
-
-        patch = subprocess.run(
-            ["git", "diff", "HEAD", "--binary", "--no-color", "--no-ext-diff"],
-            cwd=root,
-            env=git_env(),
-            capture_output=True,
-            check=False,
-        ).stdout
-    rel = path.resolve().relative_to(root.resolve()).as_posix()
-    return GitInfo(
-        commit=commit,
-        root=root,
-        branch=branch,
-        remote_url=_origin(root),
-        dirty=tracked_changes,
-        patch=patch,
-        untracked=tuple(untracked),
-        project_path=rel,
-    )
-
-
-def _origin(root: Path) -> str | None:
-    try:
-        url = run(["git", "config", "--get", "remote.origin.url"], cwd=root, env=git_env()).stdout
-    except ProcessError:
-        return None
-    return strip_credentials(url.strip()) or None
-
-
-def _rev_parse(repo: Path, version: str, shown: str) -> str:
-    for candidate in (version, f"origin/{version}", f"refs/tags/{version}"):
-        try:
-            return git(
-                ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"],
-                cwd=repo,
-            ).strip()
-        except SourceError:
-            continue
-    raise SourceError(
-        f"version {version!r} is not a branch, tag or commit of {shown}; check the name or SHA"
-    )
-
-
-def _is_branch(repo: Path, version: str) -> bool:
-    for ref in (f"refs/heads/{version}", f"refs/remotes/origin/{version}"):
-        try:
-            git(["show-ref", "--verify", "--quiet", ref], cwd=repo)
-            return True
-        except SourceError:
-            continue
-    return False
-
-
-def _checkout(repo: Path, commit: str) -> Path:
-    """A fresh, clean work tree of `commit`, borrowing `repo`'s objects; `repo` is not modified."""
-    root = tool_path("checkouts")
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / f"{commit[:12]}-{os.getpid()}-{os.urandom(3).hex()}"
-    try:
-        git(["clone", "--quiet", "--shared", "--no-checkout", "--", str(repo), str(target)])
-        git(
-            ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit],
-            cwd=target,
-        )
-        if (target / ".gitmodules").exists():
-            git(["submodule", "update", "--init", "--recursive", "--quiet"], cwd=target)
-    except BaseException:
-        shutil.rmtree(target, ignore_errors=True)
-        raise
     return target
 
 
@@ -332,8 +197,8 @@ def _remote_source(url: str, sub: str | None, version: str | None, shown: str) -
         have = (
             version is not None
             and len(version) == 40
-            and _SHA.match(version) is not None
-            and _has_commit(cache, version)
+            and re.match(_SHA, version) is not None
+            and has_commit(cache, version)
         )
         if not fetched and not have:
             git(
@@ -341,14 +206,14 @@ def _remote_source(url: str, sub: str | None, version: str | None, shown: str) -
                 cwd=cache,
                 hint="check the URL and your access (no password is asked)",
             )
-        commit = _rev_parse(cache, version or "HEAD", clean)
+        commit = rev_parse(cache, version or "HEAD", clean)
         branch = None
         if version is None:
             with contextlib.suppress(SourceError):
                 branch = git(["symbolic-ref", "--short", "HEAD"], cwd=cache).strip() or None
-        elif _is_branch(cache, version):
+        elif is_branch(cache, version):
             branch = version
-        checkout = _checkout(cache, commit)
+        checkout = make_checkout(cache, commit)
     project = _inside(checkout, sub)
     info = GitInfo(
         commit=commit, root=None, branch=branch, remote_url=clean, project_path=sub or "."
@@ -356,21 +221,14 @@ def _remote_source(url: str, sub: str | None, version: str | None, shown: str) -
     return Source(shown, project, info, version, None, checkout)
 
 
-def _has_commit(repo: Path, sha: str) -> bool:
-    try:
-        git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=repo)
-        return True
-    except SourceError:
-        return False
-
-
 def apply_patch(source: Source, patch: bytes) -> Source:
     """Apply a recorded patch (binary-safe) to the fresh checkout of `source`.
 
     git apply refuses paths outside the work tree, so a patch cannot write outside it.
     """
-    import dataclasses
     import subprocess
+
+    from mlrun_cli.values import replace
 
     if source.checkout is None or source.git is None:
         raise SourceError("a patch can only be applied to a fresh checkout of a commit")
@@ -388,4 +246,4 @@ def apply_patch(source: Source, patch: bytes) -> Source:
             f"the recorded patch does not apply to {source.git.commit[:12]}: "
             f"{err[0] if err else 'git apply failed'}"
         )
-    return dataclasses.replace(source, git=dataclasses.replace(source.git, dirty=True, patch=patch))
+    return replace(source, git=replace(source.git, dirty=True, patch=patch))

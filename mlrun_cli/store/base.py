@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from mlrun_cli.errors import TrackingError
+from mlrun_cli.values import field, valueclass
 
 RUNNING = "RUNNING"
 SCHEDULED = "SCHEDULED"
@@ -22,7 +22,7 @@ DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
 
-@dataclass(frozen=True)
+@valueclass
 class Experiment:
     experiment_id: str
     name: str
@@ -30,7 +30,7 @@ class Experiment:
     creation_time: int | None = None
 
 
-@dataclass(frozen=True)
+@valueclass
 class Metric:
     key: str
     value: float
@@ -45,7 +45,7 @@ class Metric:
             object.__setattr__(self, "value", float(self.value))
 
 
-@dataclass(frozen=True)
+@valueclass
 class Run:
     run_id: str
     experiment_id: str
@@ -63,7 +63,7 @@ class Run:
     metrics: Mapping[str, Metric] = field(default_factory=dict)  # latest value per key
 
 
-@dataclass(frozen=True)
+@valueclass
 class NewRun:
     """What a store needs to create a run."""
 
@@ -125,7 +125,13 @@ class Store(Protocol):
         experiment_ids: Sequence[str] | None = None,
         statuses: Sequence[str] | None = None,
         limit: int = 100,
-    ) -> list[Run]: ...
+        include_deleted: bool = False,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        offset: int = 0,
+    ) -> list[Run]:
+        """Runs matching MLflow's filter grammar, newest first unless `order_by` says."""
+        ...
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]: ...
 

@@ -21,16 +21,16 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlrun_cli.store.base import Metric
+from mlrun_cli.values import field, valueclass
 
 _NUMBERS = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf, "inf": math.inf}
 
 
-@dataclass
+@valueclass(frozen=False)
 class Batch:
     metrics: list[Metric] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)

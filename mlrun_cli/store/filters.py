@@ -1,4 +1,4 @@
-"""MLflow's run search grammar, compiled to SQL for the embedded store.
+"""MLflow's run search grammar, parsed into clauses (the embedded store compiles them to SQL).
 
     metrics.accuracy > 0.9 and params.kernel = 'linear' and tags.`my tag` LIKE 'x%'
     attributes.status IN ('FINISHED', 'FAILED')
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from mlrun_cli.errors import MlrunError
+from mlrun_cli.values import valueclass
 
 
 class FilterError(MlrunError):
@@ -30,7 +30,7 @@ ENTITIES = {
     "tags": "tag", "tag": "tag",
     "attributes": "attribute", "attribute": "attribute", "attr": "attribute", "run": "attribute",
 }  # fmt: skip
-# attribute name -> (column, numeric)
+# attribute name -> (the Run field it names, also its column in the embedded store; numeric)
 ATTRIBUTES = {
     "status": ("status", False),
     "run_name": ("name", False),
@@ -58,14 +58,14 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@valueclass
 class Token:
     kind: str
     text: str
     pos: int
 
 
-@dataclass(frozen=True)
+@valueclass
 class Clause:
     entity: str  # metric | param | tag | attribute
     key: str
@@ -199,7 +199,7 @@ def parse_filter(text: str | None) -> list[Clause]:
     return _Parser(text).parse()
 
 
-@dataclass(frozen=True)
+@valueclass
 class OrderBy:
     entity: str
     key: str
@@ -223,57 +223,3 @@ def parse_order_by(items: Sequence[str]) -> list[OrderBy]:
                 raise parser.fail(extra, "expected the end of the order-by")
         result.append(OrderBy(entity, key, descending))
     return result
-
-
-_TABLES = {"metric": "latest_metrics", "param": "params", "tag": "tags"}
-
-
-def to_sql(clauses: Sequence[Clause]) -> tuple[str, list[object]]:
-    """A WHERE fragment over table ``runs`` (with its arguments) for `clauses`."""
-    parts: list[str] = []
-    args: list[object] = []
-    for c in clauses:
-        if c.entity == "attribute":
-            column = f"runs.{ATTRIBUTES[c.key][0]}"
-            expr, vals = _compare(column, c.op, c.value)
-            parts.append(expr)
-            args += vals
-            continue
-        table = _TABLES[c.entity]
-        expr, vals = _compare("x.value", c.op, c.value)
-        parts.append(
-            f"EXISTS (SELECT 1 FROM {table} x WHERE x.run_id = runs.run_id AND x.key = ? AND {expr})"
-        )
-        args += [c.key, *vals]
-    return " AND ".join(parts), args
-
-
-def _compare(
-    column: str, op: str, value: float | str | tuple[str, ...]
-) -> tuple[str, list[object]]:
-    if op in ("IN", "NOT IN"):
-        assert isinstance(value, tuple)
-        return f"{column} {op} ({','.join('?' * len(value))})", list(value)
-    if op == "LIKE":
-        return f"{column} LIKE ? ESCAPE '\\'", [value]
-    if op == "ILIKE":
-        return f"lower({column}) LIKE lower(?) ESCAPE '\\'", [value]
-    return f"{column} {op} ?", [value]
-
-
-def order_sql(orders: Sequence[OrderBy]) -> tuple[str, list[object]]:
-    """An ORDER BY list (NULLs last) for `orders`, ending with newest first."""
-    parts: list[str] = []
-    args: list[object] = []
-    for o in orders:
-        direction = "DESC" if o.descending else "ASC"
-        if o.entity == "attribute":
-            expr = f"runs.{ATTRIBUTES[o.key][0]}"
-        else:
-            expr = f"(SELECT x.value FROM {_TABLES[o.entity]} x WHERE x.run_id = runs.run_id AND x.key = ?)"
-            args.append(o.key)
-        parts.append(f"{expr} IS NULL, {expr} {direction}")
-        if o.entity != "attribute":
-            args.append(o.key)  # the expression appears twice
-    parts.append("runs.start_time DESC, runs.run_id")
-    return ", ".join(parts), args

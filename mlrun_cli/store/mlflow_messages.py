@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mlrun_cli import tags as tag_keys
 from mlrun_cli.store.base import Experiment, Metric, Run
 
 # error_code -> HTTP status, as MLflow's server maps them. None of these is retried by the
@@ -180,3 +181,37 @@ def logged_model_to_json(model: Mapping[str, Any]) -> dict[str, Any]:
         info["model_type"] = model["model_type"]
     params = [{"key": k, "value": v} for k, v in dict(model.get("params") or {}).items()]
     return {"info": info, "data": {"params": params, "metrics": []}}
+
+
+def experiment_from_json(d: Mapping[str, Any]) -> Experiment:
+    return Experiment(
+        str(d["experiment_id"]),
+        str(d.get("name", "")),
+        str(d.get("lifecycle_stage", "active")),
+        d.get("creation_time"),
+    )
+
+
+def run_from_json(d: Mapping[str, Any]) -> Run:
+    """A run as an MLflow server returns it; what MLflow has no field for is read from our
+    tags (the command, the exit code)."""
+    info = d.get("info", {})
+    data = d.get("data", {})
+    tags = key_values(data.get("tags"), "tag")
+    exit_code = tags.get(tag_keys.EXIT_CODE)
+    return Run(
+        run_id=str(info.get("run_id") or info.get("run_uuid")),
+        experiment_id=str(info.get("experiment_id", "")),
+        name=str(info.get("run_name") or tags.get(tag_keys.RUN_NAME) or ""),
+        status=str(info.get("status", "")),
+        start_time=info.get("start_time"),
+        end_time=info.get("end_time"),
+        exit_code=int(exit_code) if exit_code and exit_code.lstrip("-").isdigit() else None,
+        user=info.get("user_id"),
+        command=tags.get(tag_keys.COMMAND),
+        lifecycle_stage=str(info.get("lifecycle_stage", "active")),
+        artifact_uri=info.get("artifact_uri"),
+        params=key_values(data.get("params"), "param"),
+        tags=tags,
+        metrics={m["key"]: metric_from_json(m) for m in data.get("metrics", [])},
+    )

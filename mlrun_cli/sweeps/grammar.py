@@ -11,16 +11,16 @@ from __future__ import annotations
 import math
 import random
 import re
-from dataclasses import dataclass
 
 from mlrun_cli.errors import ParameterError
+from mlrun_cli.values import valueclass
 
 GRID_FUNCS = ("range", "linspace", "logspace")
 RANDOM_FUNCS = ("uniform", "loguniform", "randint", "choice")
 _CALL = re.compile(r"^(?P<name>[a-z]+)\((?P<args>.*)\)$", re.DOTALL)
 
 
-@dataclass(frozen=True)
+@valueclass
 class Domain:
     """A parameter's values: constant (one value), grid (all values) or random (a distribution)."""
 

@@ -8,15 +8,15 @@ import itertools
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlrun_cli.errors import ParameterError
 from mlrun_cli.sweeps.grammar import Domain, parse
+from mlrun_cli.values import field, valueclass
 
 
-@dataclass(frozen=True)
+@valueclass
 class SweepPlan:
     method: str  # grid | random | tpe | file
     domains: tuple[Domain, ...]

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mlrun_cli.backends import JobSpec, JobState
+from mlrun_cli.backends import JobSpec, JobStatus
 from mlrun_cli.backends.slurm.backend import SlurmBackend, array_spec
-from mlrun_cli.cluster.contract import _final, _ours
-from mlrun_cli.store.base import Run
+from mlrun_cli.backends.slurm.states import normalize
 from tests.conftest import write_project
 
 Mlrun = Callable[..., subprocess.CompletedProcess[str]]
@@ -169,8 +168,7 @@ def test_sacct_gives_the_final_state_where_accounting_works(
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     states = SlurmBackend({}).final(["7"])
     assert list(states) == ["7"] and states["7"].state == "TIMEOUT"
-    got = _final(_run(), states["7"], None, None, 0, isolated)
-    assert got is not None and got[0] == "FAILED" and got[3]["mlrun.slurm.reason"] == "TIMEOUT"
+    assert states["7"].status == JobStatus.ENDED  # the scheduler ended it: a time limit
     sacct.write_text("#!/bin/sh\necho 'accounting storage is disabled' >&2\nexit 1\n")
     assert SlurmBackend({}).final(["7"]) == {}  # no accounting: the run folder decides
 
@@ -181,73 +179,22 @@ def test_array_spec_collapses_runs() -> None:
     assert array_spec([4], 1) == "4%1"
 
 
-# -- the status rules ----------------------------------------------------------------------
-
-
-def _run(**tags: str) -> Run:
-    base = {"mlrun.slurm.job_id": "7", "mlrun.slurm.job_name": "mlrun-x", **tags}
-    return Run("r", "0", "x", "RUNNING", 0, tags=base)
-
-
-def _state(state: str, **kw: object) -> JobState:
-    return JobState("7", state, name="mlrun-x", **kw)  # type: ignore[arg-type]
-
-
-def _exit(status: str, code: int, sig: int | None = None, restart: int = 0) -> dict[str, object]:
-    return {"status": status, "exit_code": code, "signal": sig, "restart": restart, "end_ms": 5}
-
-
 @pytest.mark.parametrize(
-    ("state", "ended", "want", "reason"),
+    ("word", "status"),
     [
-        ("COMPLETED", None, "FINISHED", None),
-        ("COMPLETED", _exit("FINISHED", 0), "FINISHED", None),
-        ("FAILED", _exit("FAILED", 3), "FAILED", None),
-        ("TIMEOUT", _exit("KILLED", 143, 15), "FAILED", "TIMEOUT"),
-        ("TIMEOUT", None, "FAILED", "TIMEOUT"),
-        ("OUT_OF_MEMORY", None, "FAILED", "OUT_OF_MEMORY"),
-        ("NODE_FAIL", None, "FAILED", "NODE_FAIL"),
-        ("CANCELLED", None, "KILLED", "CANCELLED"),
-        ("CANCELLED", _exit("KILLED", 143, 15), "KILLED", "CANCELLED"),
-        ("RUNNING", _exit("FINISHED", 0), "FINISHED", None),  # the file is ahead of squeue
-        ("RUNNING", _exit("KILLED", 143, 15), None, None),  # maybe a requeue: wait
-        ("PENDING", _exit("KILLED", 143, 15), None, None),  # requeued: not the end
-        ("RUNNING", None, None, None),
-        (None, _exit("FAILED", 2), "FAILED", None),
+        ("PENDING", JobStatus.PENDING),
+        ("REQUEUED", JobStatus.PENDING),
+        ("PREEMPTED", JobStatus.PENDING),
+        ("RUNNING", JobStatus.RUNNING),
+        ("COMPLETING", JobStatus.RUNNING),
+        ("COMPLETED", JobStatus.COMPLETED),
+        ("FAILED", JobStatus.FAILED),
+        ("TIMEOUT", JobStatus.ENDED),
+        ("OUT_OF_MEMORY", JobStatus.ENDED),
+        ("NODE_FAIL", JobStatus.ENDED),
+        ("CANCELLED", JobStatus.CANCELLED),
+        ("SOMETHING_NEW", JobStatus.UNKNOWN),
     ],
 )
-def test_status_rules(
-    tmp_path: Path, state: str | None, ended: dict[str, object] | None, want: str | None,
-    reason: str | None,
-) -> None:  # fmt: skip
-    js = _state(state) if state else None
-    got = _final(_run(), js, None, ended, 0, tmp_path)
-    if want is None:
-        assert got is None
-        return
-    assert got is not None
-    assert got[0] == want
-    assert got[3].get("mlrun.slurm.reason") == reason
-
-
-def test_gone_without_exit_code_is_lost_not_finished(tmp_path: Path) -> None:
-    got = _final(_run(), None, None, None, 0, tmp_path)
-    assert got is not None and got[0] == "KILLED" and got[3]["mlrun.lost"] == "true"
-    (tmp_path / "cancelled.json").write_text("{}")
-    got = _final(_run(), None, None, None, 0, tmp_path)
-    assert got is not None and got[0] == "KILLED" and "mlrun.lost" not in got[3]
-
-
-def test_exit_code_of_an_earlier_attempt_does_not_count(tmp_path: Path) -> None:
-    # Attempt 0 was signalled by a requeue; the job now runs again (restart 1).
-    got = _final(_run(), _state("RUNNING", restarts=1), None, _exit("KILLED", 143, 15), 1, tmp_path)
-    assert got is None
-
-
-def test_reused_job_id_is_not_ours() -> None:
-    run = _run(**{"mlrun.slurm.submit_time": str(10_000)})
-    assert _ours(run, _state("RUNNING", submit_time=10_000.0)) is not None
-    assert _ours(run, _state("RUNNING", submit_time=10_500.0)) is not None  # requeued later
-    assert _ours(run, _state("RUNNING", submit_time=1_000.0)) is None  # an older job
-    other = JobState("7", "RUNNING", name="someone-else", submit_time=10_000.0)
-    assert _ours(run, other) is None
+def test_slurm_states_in_the_common_words(word: str, status: JobStatus) -> None:
+    assert normalize(word) == status

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -101,6 +102,49 @@ def test_build_reuse_and_record(
     assert again.returncode == 0
     assert again.stderr.startswith("run ")  # only the closing line; nothing about envs
     assert env_dirs(tmp_path / "envs") == [env_dir]
+
+
+# What a cold build prints, per installer (build dependencies included): pip installs them
+# in a run of their own and names each package it collects; uv resolves everything at once.
+COLD_BUILD = {
+    "virtualenv": (
+        r"building environment (?P<name>virtualenv-\w+) \(python {py}\.\d+, pip\)\n"
+        r"  installing 1 build requirement\n"
+        r"(    collected 1 packages\n)?"
+        r"  installing 1 requirement\n"
+        r"    collected 1 packages\n"
+        r"  installed \d+ packages in \d+\.\ds; log: (?P<log>\S+)\n"
+    ),
+    "uv": (
+        r"building environment (?P<name>uv-\w+) \(python {py}\.\d+, uv\)\n"
+        r"  installing 2 requirements\n"
+        r"    resolved 2 packages\n"
+        r"(    prepared \d+ packages?\n)?"
+        r"  installed 2 packages in \d+\.\ds; log: (?P<log>\S+)\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("manager", ["virtualenv", "uv"])
+def test_a_cold_build_says_what_it_installs(
+    mlrun: Mlrun, project: Path, tmp_path: Path, manager: str
+) -> None:
+    if manager == "uv":
+        needs_uv()
+    (project / "python_env.yaml").write_text(
+        PYTHON_ENV.format(py=CURRENT) + "build_dependencies:\n  - setuptools\n"
+    )
+    proc = mlrun("run", str(project), "--env-manager", manager, "-e", "noop")
+    assert proc.returncode == 0, proc.stderr
+    (env_dir,) = env_dirs(tmp_path / "envs")
+    match = re.match(COLD_BUILD[manager].format(py=re.escape(CURRENT)), proc.stderr)
+    assert match, proc.stderr
+    assert match["name"] == env_dir.name
+    assert match["log"] == str(tmp_path / "envs" / ".logs" / f"{env_dir.name}.log")
+    assert re.fullmatch(r"run \w+ FINISHED \(exit code 0\)\n", proc.stderr[match.end() :])
+    freeze = (env_dir / "mlrun-freeze.txt").read_text().splitlines()
+    assert "six==1.16.0" in freeze
+    assert any(line.startswith("setuptools==") for line in freeze)
 
 
 def test_requirements_change_builds_a_new_env_and_says_why(

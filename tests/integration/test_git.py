@@ -318,3 +318,31 @@ def test_checkout_includes_submodules(mlrun: Mlrun, tmp_path: Path, isolated: Pa
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("from-submodule")
+
+
+def test_no_command_leaves_a_checkout_behind(
+    mlrun: Mlrun, bare: str, isolated: Path, tmp_path: Path
+) -> None:
+    checkouts = tmp_path / "cache" / "checkouts"
+
+    def left() -> list[Path]:
+        return list(checkouts.iterdir()) if checkouts.exists() else []
+
+    proc = mlrun("validate", bare)
+    assert proc.returncode == 0, proc.stderr
+    assert left() == [], "validate"
+    proc = mlrun("envs", "build", bare, "--env-manager", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert left() == [], "envs build"
+    proc = mlrun("run", bare, "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert left() == [], "run --dry-run"
+    proc = mlrun("run", bare, "--env-manager", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert left() == [], "run"
+    proc = mlrun("rerun", only_run(isolated).run_id, "--env-manager", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert left() == [], "rerun"
+    proc = mlrun("run", bare, "-e", "no-such-entry")  # a failing plan cleans up too
+    assert proc.returncode == 2
+    assert left() == [], "a refused run"

@@ -24,7 +24,7 @@ entry_points:
 """
 
 
-def test_lost_run_is_recorded_failed(mlrun: Mlrun, tmp_path: Path, isolated: Path) -> None:
+def test_lost_run_is_recorded_killed_and_lost(mlrun: Mlrun, tmp_path: Path, isolated: Path) -> None:
     project = write_project(tmp_path / "p", PROJECT)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlrun_cli", "run", str(project), "-e", "sleep"],
@@ -41,10 +41,10 @@ def test_lost_run_is_recorded_failed(mlrun: Mlrun, tmp_path: Path, isolated: Pat
     assert run.status == "RUNNING"  # the runner could not record anything
     listed = mlrun("runs", "list", "--json")
     assert (
-        f"run {run.run_id[:8]} was RUNNING but its runner is gone; recorded FAILED" in listed.stderr
+        f"run {run.run_id[:8]} was RUNNING but its runner is gone; recorded KILLED" in listed.stderr
     )
     (data,) = json.loads(listed.stdout)["runs"]
-    assert data["status"] == "FAILED"
+    assert data["status"] == "KILLED"  # the one lost-run rule, as for trials and jobs
     assert data["tags"]["mlrun.lost"] == "true"
     assert data["tags"]["mlrun.lost.reason"] == f"its runner (pid {proc.pid}) is gone"
     shown = mlrun("runs", "show", run.run_id)

@@ -110,7 +110,7 @@ def active_jobs(cluster: LocalSlurm) -> list[str]:
 
 
 def job_of(mlrun: Mlrun, run_id: str) -> str:
-    return str(show(mlrun, run_id)["tags"]["mlrun.slurm.job_id"])
+    return str(show(mlrun, run_id)["tags"]["mlrun.job.id"])
 
 
 def submit_detached(mlrun: Mlrun, *args: str) -> dict[str, Any]:
@@ -348,7 +348,7 @@ def test_run_on_an_mlflow_server_store_is_written_from_the_node(
         assert got["params"]["alpha"] == "0.5" and got["params"]["C"] == "0.5"
         assert got["metrics"]["helper"] == 7.0  # the events file, sent by the node
         assert [v for v, _ in got["loss"]] == [1.0, 0.5, 1 / 3]
-        assert got["tags"]["mlrun.slurm.job_id"] == summary["job_id"]
+        assert got["tags"]["mlrun.job.id"] == summary["job_id"]
         assert "mlrun-output.log" in got["artifacts"] and "files/made.txt" in got["artifacts"]
         status = run_json(mlrun, "runs", "status", summary["run_id"], "--tracking-uri", server.uri)
         assert status["runs"][0]["status"] == "FINISHED"
@@ -406,7 +406,7 @@ def test_sweep_is_one_array_with_at_most_j_at_once(mlrun: Mlrun, sleeper: Path) 
     summary = json.loads(proc.stdout)
     assert summary["counts"] == {"FINISHED": 4}
     trials = [show(mlrun, t["run_id"]) for t in summary["trials"]]
-    arrays = {t["tags"]["mlrun.slurm.job_id"].split("_")[0] for t in trials}
+    arrays = {t["tags"]["mlrun.job.id"].split("_")[0] for t in trials}
     assert len(arrays) == 1  # one job array
     spans = [(t["metrics"]["start"], t["metrics"]["end"]) for t in trials]
     most = max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans)
@@ -437,7 +437,7 @@ def test_large_sweep_is_chained_arrays_keeping_to_j(mlrun: Mlrun, sleeper: Path)
     assert summary["counts"] == {"FINISHED": 5}
     trials = sorted((show(mlrun, t["run_id"]) for t in summary["trials"]),
                     key=lambda t: int(t["tags"]["mlrun.sweep.index"]))  # fmt: skip
-    arrays = [t["tags"]["mlrun.slurm.job_id"].split("_")[0] for t in trials]
+    arrays = [t["tags"]["mlrun.job.id"].split("_")[0] for t in trials]
     assert len(set(arrays)) == 3 and arrays[0] == arrays[1] and arrays[2] == arrays[3]
     spans = [(t["metrics"]["start"], t["metrics"]["end"]) for t in trials]
     assert max(sum(1 for s, e in spans if s <= t < e) for t, _ in spans) <= 2

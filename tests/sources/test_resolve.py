@@ -5,10 +5,8 @@ import pytest
 from mlrun_cli.errors import SourceError
 from mlrun_cli.sources.resolve import (
     check_uri,
-    clone_cache_dir,
     is_remote,
     split_subdir,
-    strip_credentials,
 )
 
 
@@ -31,17 +29,6 @@ def test_remote_forms(uri: str) -> None:
 @pytest.mark.parametrize("uri", [".", "/abs/dir", "rel/dir", "C:/x", "dir@v2"])
 def test_local_forms(uri: str) -> None:
     assert not is_remote(uri)
-
-
-def test_credentials_are_stripped() -> None:
-    assert (
-        strip_credentials("https://u:tok@h/x.git and ssh://tok@h/y")
-        == "https://h/x.git and ssh://h/y"
-    )
-    assert strip_credentials("git@github.com:org/repo.git") == "git@github.com:org/repo.git"
-    a = clone_cache_dir("https://u:one@h/x.git")
-    assert a == clone_cache_dir("https://u:two@h/x.git")  # one cache per repository
-    assert "one" not in str(a)
 
 
 def test_subdir_rules() -> None:

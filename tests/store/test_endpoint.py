@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import socket
 import threading
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.store.base import NewRun
+from mlrun_cli.store.endpoint.scratch import open_scratch
 from mlrun_cli.store.endpoint.server import Endpoint
 from mlrun_cli.store.sqlite.store import SqliteStore
 
@@ -105,9 +107,126 @@ def test_metrics_keep_model_and_dataset_ids(endpoint: Endpoint) -> None:
     assert call(endpoint, "POST", "runs/log-metric", body)[0] == 200
     (m,) = endpoint.store.metric_history("a" * 32, "acc")
     assert (m.step, m.timestamp) == (2, 5)
-    row = endpoint.store.conn.execute(
-        "SELECT model_id, dataset_name, dataset_digest FROM metrics WHERE key = 'acc'"
-    ).fetchone()
-    assert row == ("m-1", "iris", "abc")
+    assert (m.model_id, m.dataset_name, m.dataset_digest) == ("m-1", "iris", "abc")
     _, data = call(endpoint, "GET", f"metrics/get-history?run_id={'a' * 32}&metric_key=acc")
     assert data["metrics"][0]["model_id"] == "m-1"
+
+
+def test_nested_runs_and_writes_to_others_are_refused(endpoint: Endpoint) -> None:
+    status, data = call(endpoint, "POST", "runs/create", {"experiment_id": "0", "run_name": "kid"})
+    assert status == 200
+    kid = data["run"]["info"]["run_id"]
+    assert data["run"]["data"]["tags"] == [{"key": "mlflow.runName", "value": "kid"}]
+    assert endpoint.owned == {"a" * 32, kid}
+    assert (
+        call(endpoint, "POST", "runs/set-tag", {"run_id": kid, "key": "k", "value": "v"})[0] == 200
+    )
+    status, data = call(endpoint, "POST", "runs/update", {"run_id": kid, "status": "FINISHED"})
+    assert (status, data["run_info"]["status"]) == (200, "FINISHED")
+    # The child's word on our own run is only remembered: the runner decides its status.
+    call(endpoint, "POST", "runs/update", {"run_id": "a" * 32, "status": "KILLED"})
+    assert endpoint.child_status == "KILLED"
+    assert endpoint.store.get_run("a" * 32).status == "RUNNING"
+    other = "c" * 32
+    endpoint.store.create_run(NewRun(other, "0", "o", "u", "c", {}, {}, start_time=1))
+    status, err = call(
+        endpoint, "POST", "runs/log-metric", {"run_id": other, "key": "m", "value": 1}
+    )
+    assert (status, err["error_code"]) == (403, "PERMISSION_DENIED")
+
+
+def test_logged_models_and_experiments(endpoint: Endpoint) -> None:
+    status, data = call(
+        endpoint,
+        "POST",
+        "logged-models",
+        {
+            "experiment_id": "0",
+            "name": "clf",
+            "source_run_id": "a" * 32,
+            "params": [{"key": "k", "value": "1"}],
+        },
+    )
+    assert status == 200
+    model_id = data["model"]["info"]["model_id"]
+    assert data["model"]["info"]["status"] == "LOGGED_MODEL_PENDING"
+    assert data["model"]["data"]["params"] == [{"key": "k", "value": "1"}]
+    status, data = call(
+        endpoint, "PATCH", f"logged-models/{model_id}", {"status": "LOGGED_MODEL_READY"}
+    )
+    assert data["model"]["info"]["status"] == "LOGGED_MODEL_READY"
+    assert (
+        call(
+            endpoint,
+            "PATCH",
+            f"logged-models/{model_id}/tags",
+            {"tags": [{"key": "t", "value": "x"}]},
+        )[0]
+        == 200
+    )
+    _, data = call(endpoint, "GET", f"logged-models/{model_id}")
+    assert data["model"]["info"]["tags"] == [{"key": "t", "value": "x"}]
+    _, data = call(
+        endpoint,
+        "POST",
+        "logged-models/search",
+        {"experiment_ids": ["0"], "filter": "name = 'clf'"},
+    )
+    assert [m["info"]["model_id"] for m in data["models"]] == [model_id]
+    status, err = call(endpoint, "POST", "logged-models/search", {"filter": "nope = 'x'"})
+    assert (status, err["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    status, err = call(endpoint, "GET", "logged-models/m-missing")
+    assert (status, err["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    status, data = call(endpoint, "POST", "experiments/create", {"name": "exp"})
+    assert status == 200
+    _, found = call(endpoint, "GET", "experiments/get-by-name?experiment_name=exp")
+    assert found["experiment"]["experiment_id"] == data["experiment_id"]
+    status, err = call(endpoint, "POST", "experiments/create", {"name": "exp"})
+    assert (status, err["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
+    status, err = call(endpoint, "GET", "registered-models/get?name=x")
+    assert (status, err["error_code"]) == (501, "NOT_IMPLEMENTED")
+
+
+def test_scratch_exports_what_the_command_logs(tmp_path: Path) -> None:
+    run_id = "d" * 32
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    job = {"run_id": run_id, "experiment_id": "3", "user": "u", "params": {"alpha": "1"}}
+    scratch = open_scratch(job, run_dir)
+    env = scratch.child_env()
+    port = int(env["MLFLOW_TRACKING_URI"].rsplit(":", 1)[1])
+    ep = scratch.endpoint
+    assert ep.port == port and env["MLFLOW_EXPERIMENT_ID"] == "3"
+    # The scratch store keeps the submitting store's experiment id.
+    assert call(ep, "GET", "experiments/get?experiment_id=3")[1]["experiment"]["name"] == (
+        "experiment-3"
+    )
+    call(ep, "POST", "runs/log-parameter", {"run_id": run_id, "key": "alpha", "value": "1"})
+    call(ep, "POST", "runs/log-parameter", {"run_id": run_id, "key": "beta", "value": "2"})
+    call(ep, "POST", "runs/set-tag", {"run_id": run_id, "key": "t", "value": "v"})
+    call(
+        ep,
+        "POST",
+        "runs/log-metric",
+        {"run_id": run_id, "key": "m", "value": 1, "timestamp": 5, "step": 0},
+    )
+    scratch.export()
+    call(
+        ep,
+        "POST",
+        "runs/log-metric",
+        {"run_id": run_id, "key": "m", "value": "NaN", "timestamp": 6, "step": 1},
+    )
+    artifacts = scratch.store.artifact_dir(run_id)
+    (artifacts / "sub").mkdir(parents=True, exist_ok=True)
+    (artifacts / "sub" / "f.txt").write_text("x")
+    assert scratch.close() == []
+    lines = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert lines[:3] == [
+        {"type": "param", "key": "beta", "value": "2"},
+        {"type": "tag", "key": "t", "value": "v"},
+        {"type": "metric", "key": "m", "value": 1.0, "step": 0, "timestamp": 5},
+    ]
+    assert len(lines) == 4 and lines[3]["step"] == 1 and math.isnan(lines[3]["value"])
+    assert (run_dir / "artifacts" / "sub" / "f.txt").read_text() == "x"
+    assert not scratch.root.exists()

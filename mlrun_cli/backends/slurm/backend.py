@@ -1,69 +1,25 @@
 """Slurm: jobs are `sbatch` batch scripts, state is one `squeue --state=all` call per poll.
 
-`sacct` is never needed: the run folder carries the exit code (see `mlrun_cli.cluster.contract`), and
+`sacct` is never needed: the run folder carries the exit code (see `mlrun_cli.cluster`), and
 `squeue --state=all` still reports a finished job's state for the cluster's `MinJobAge`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.backends import BackendError, JobSpec, JobState, Submitted
+from mlrun_cli.backends import BackendError, JobSpec, JobState, NodeJob, Submitted
+from mlrun_cli.backends.slurm import config as cfg
+from mlrun_cli.backends.slurm.states import normalize
 
-# Config key -> sbatch long option; values are passed as written.
-SBATCH_OPTIONS = {
-    "partition": "--partition",
-    "account": "--account",
-    "qos": "--qos",
-    "time": "--time",
-    "mem": "--mem",
-    "mem_per_cpu": "--mem-per-cpu",
-    "cpus_per_task": "--cpus-per-task",
-    "nodes": "--nodes",
-    "ntasks": "--ntasks",
-    "gres": "--gres",
-    "gpus": "--gpus",
-    "gpus_per_node": "--gpus-per-node",
-    "constraint": "--constraint",
-    "reservation": "--reservation",
-    "nodelist": "--nodelist",
-    "exclude": "--exclude",
-}
-
-# What a job needs from the submitting environment to find its tools and caches; passed by
-# name (sbatch reads the values), and only when set.
-BASE_EXPORT = (
-    "PATH",
-    "HOME",
-    "USER",
-    "LOGNAME",
-    "LANG",
-    "LC_ALL",
-    "LC_CTYPE",
-    "TZ",
-    "TMPDIR",
-    "XDG_CACHE_HOME",
-    "PIP_CACHE_DIR",
-    "PIP_INDEX_URL",
-    "UV_CACHE_DIR",
-    "UV_INDEX_URL",
-    "NO_COLOR",
-    # An MLflow server store is written from the node: its credentials, by name only.
-    "MLFLOW_TRACKING_USERNAME",
-    "MLFLOW_TRACKING_PASSWORD",
-    "MLFLOW_TRACKING_TOKEN",
-    "MLFLOW_TRACKING_INSECURE_TLS",
-    "MLFLOW_TRACKING_SERVER_CERT_PATH",
-)
+DEFAULT_POLL_S = 2.0
 
 # squeue fields, in order; one line per job or array task (-r).
 _FIELDS = (
@@ -79,83 +35,6 @@ _FIELDS = (
     "Name",
 )
 _SEP = "\x1f"
-
-PENDING_STATES = frozenset(
-    {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SUSPENDED", "STOPPED"}
-)
-RUNNING_STATES = frozenset(
-    {"RUNNING", "CONFIGURING", "COMPLETING", "SIGNALING", "STAGE_OUT", "RESIZING"}
-)
-FAILED_STATES = frozenset(
-    {"FAILED", "OUT_OF_MEMORY", "NODE_FAIL", "TIMEOUT", "BOOT_FAIL", "DEADLINE", "SPECIAL_EXIT"}
-)
-
-INSTALL_HINT = (
-    "--backend slurm needs the Slurm client commands (sbatch, squeue, scancel) on PATH; "
-    "load them (module load slurm) or install them (apt-get install slurm-client)"
-)
-
-
-def load_config(value: str | None) -> dict[str, Any]:
-    """A --backend-config: a YAML/JSON file, or inline JSON; validated by slurm.schema.json."""
-    from mlrun_cli.project.validation import load_validated, validate
-
-    if value is None:
-        return {}
-    if value.lstrip().startswith("{"):
-        try:
-            doc = json.loads(value)
-        except ValueError as exc:
-            raise BackendError(f"--backend-config: not valid JSON ({exc}); fix the JSON") from None
-        validate("slurm", doc, Path("--backend-config"), BackendError)
-    else:
-        doc = load_validated(
-            "slurm", Path(value), BackendError, "pass a slurm.yaml file or a JSON object"
-        )
-    doc = dict(doc or {})
-    for key, val in doc.items():
-        texts = val if isinstance(val, list) else [val]
-        if key != "setup" and any("\n" in str(t) for t in texts):
-            raise BackendError(f"--backend-config: {key}: a value spans lines; keep it on one line")
-    return doc
-
-
-def stage_root(config: Mapping[str, Any]) -> Path:
-    from mlrun_cli.paths import tool_path
-
-    given = config.get("stage_dir")
-    return Path(given).expanduser().absolute() if given else tool_path("cache") / "stage"
-
-
-def check_ready(config: Mapping[str, Any]) -> None:
-    """Everything that can be checked before anything is recorded or submitted."""
-    for tool in ("sbatch", "squeue", "scancel"):
-        if shutil.which(tool) is None:
-            raise BackendError(f"{tool} not found: {INSTALL_HINT}")
-    missing = [v for v in config.get("export") or [] if v not in os.environ]
-    if missing:
-        raise BackendError(
-            f"--backend-config export: {missing[0]} is not set in this environment; set it "
-            "or remove it from the list"
-        )
-    stage = stage_root(config)
-    try:
-        stage.mkdir(parents=True, exist_ok=True)
-        probe = stage / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise BackendError(
-            f"stage_dir {stage} is not writable ({exc.strerror or exc}); pick a directory on "
-            "the shared filesystem you can write to"
-        ) from None
-
-
-def node_command(config: Mapping[str, Any]) -> list[str]:
-    """How the node starts mlrun: `mlrun` if configured, else `<python> -m mlrun_cli`."""
-    if config.get("mlrun"):
-        return [str(config["mlrun"])]
-    return [str(config.get("python") or sys.executable), "-m", "mlrun_cli"]
 
 
 def _clock(text: str) -> float | None:
@@ -173,6 +52,30 @@ class SlurmBackend:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.config = dict(config)
 
+    # -- what the cluster side of a run needs ------------------------------------------------
+
+    @property
+    def poll_interval(self) -> float:
+        return float(self.config.get("poll_interval") or DEFAULT_POLL_S)
+
+    def check_ready(self) -> None:
+        cfg.check_ready(self.config)
+
+    def stage_root(self) -> Path:
+        return cfg.stage_root(self.config)
+
+    def node_command(self) -> list[str]:
+        return cfg.node_command(self.config)
+
+    def export(self) -> list[str]:
+        return list(self.config.get("export") or [])
+
+    def node_job(self, environ: Mapping[str, str]) -> NodeJob:
+        array = environ.get("SLURM_ARRAY_JOB_ID")
+        task = environ.get("SLURM_ARRAY_TASK_ID")
+        job_id = f"{array}_{task}" if array and task else environ.get("SLURM_JOB_ID")
+        return NodeJob(job_id, int(environ.get("SLURM_RESTART_COUNT") or 0))
+
     # -- submit ------------------------------------------------------------------------------
 
     def script(self, job: JobSpec) -> str:
@@ -185,7 +88,7 @@ class SlurmBackend:
             lines.append(f"#SBATCH --output={job.log}")
         lines.append("#SBATCH --open-mode=append")
         lines.append(f"#SBATCH --chdir={job.workdir}")
-        names = [v for v in BASE_EXPORT if v in os.environ]
+        names = [v for v in cfg.BASE_EXPORT if v in os.environ]
         names += sorted(v for v in os.environ if v.startswith("MLRUN_") and v not in names)
         names += [v for v in job.export if v not in names]
         lines.append(f"#SBATCH --export={','.join(names)}")
@@ -195,7 +98,7 @@ class SlurmBackend:
             lines.append(f"#SBATCH --signal={sig if sig.startswith('B:') else 'B:' + sig}")
         if job.after:
             lines.append(f"#SBATCH --dependency=afterany:{job.after}")
-        for key, option in SBATCH_OPTIONS.items():
+        for key, option in cfg.SBATCH_OPTIONS.items():
             if c.get(key) is not None:
                 lines.append(f"#SBATCH {option}={c[key]}")
         lines += [f"#SBATCH {opt}" for opt in c.get("extra") or []]
@@ -262,7 +165,8 @@ class SlurmBackend:
                 restarts = 0
             states[key] = JobState(
                 job_id=key,
-                state=row["State"].split()[0].rstrip("+"),
+                state=(word := row["State"].split()[0].rstrip("+")),
+                status=normalize(word),
                 reason=row["Reason"] if row["Reason"] not in ("None", "(null)") else "",
                 restarts=restarts,
                 submit_time=_clock(row["SubmitTime"]),
@@ -293,7 +197,8 @@ class SlurmBackend:
                 continue
             states[parts[0]] = JobState(
                 job_id=parts[0],
-                state=parts[1].split()[0].rstrip("+"),
+                state=(word := parts[1].split()[0].rstrip("+")),
+                status=normalize(word),
                 reason=f"exit code {parts[2]}",
                 name=parts[3],
             )
@@ -336,7 +241,7 @@ def _call(argv: list[str]) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(argv, capture_output=True, text=True, timeout=120)
     except FileNotFoundError:
-        raise BackendError(f"{argv[0]} not found: {INSTALL_HINT}") from None
+        raise BackendError(f"{argv[0]} not found: {cfg.INSTALL_HINT}") from None
     except subprocess.TimeoutExpired:
         raise BackendError(
             f"{argv[0]} did not answer in 120 s; is the Slurm controller reachable?"

@@ -9,7 +9,6 @@ event. Files logged through the endpoint are moved into the run's artifacts at t
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import shutil
 import tempfile
@@ -43,11 +42,7 @@ class ScratchEndpoint:
         self.root = Path(tempfile.mkdtemp(prefix=f"mlrun-{run_id[:8]}-"))
         self.store = SqliteStore(self.root)
         now = int(time.time() * 1000)
-        with self.store._write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO experiments VALUES (?, ?, 'active', ?, ?)",
-                (int(experiment_id), f"experiment-{experiment_id}", now, now),
-            )
+        self.store.ensure_experiment(experiment_id, f"experiment-{experiment_id}")
         self.store.create_run(
             NewRun(
                 run_id=run_id,
@@ -60,9 +55,9 @@ class ScratchEndpoint:
                 start_time=now,
             )
         )
-        self._metric_row = 0
+        self._metric_row = 0  # the store's cursor of the last metric exported
         self._params: dict[str, str] = dict(params)  # known to the store already
-        self._tags: dict[str, str] = dict(self._read_tags())
+        self._tags: dict[str, str] = dict(self.store.load_runs([run_id])[0].tags)
         self.endpoint = Endpoint(self.root, run_id, experiment_id, user)
         self.endpoint.start()
 
@@ -73,39 +68,27 @@ class ScratchEndpoint:
     def child_status(self) -> str | None:
         return self.endpoint.child_status
 
-    def _read_tags(self) -> list[tuple[str, str]]:
-        return self.store.conn.execute(
-            "SELECT key, value FROM tags WHERE run_id = ?", (self.run_id,)
-        ).fetchall()
-
     def export(self) -> None:
         """Append what the command logged since the last export to the events file."""
-        conn = self.store.conn
-        lines = []
-        for key, value in conn.execute(
-            "SELECT key, value FROM params WHERE run_id = ?", (self.run_id,)
-        ).fetchall():
+        (run,) = self.store.load_runs([self.run_id])
+        lines: list[dict[str, object]] = []
+        for key, value in run.params.items():
             if self._params.get(key) != value:
                 self._params[key] = value
                 lines.append({"type": "param", "key": key, "value": value})
-        for key, value in self._read_tags():
+        for key, value in run.tags.items():
             if self._tags.get(key) != value:
                 self._tags[key] = value
                 lines.append({"type": "tag", "key": key, "value": value})
-        rows = conn.execute(
-            "SELECT rowid, key, value, step, timestamp FROM metrics "
-            "WHERE run_id = ? AND rowid > ? ORDER BY rowid",
-            (self.run_id, self._metric_row),
-        ).fetchall()
-        for rowid, key, value, step, timestamp in rows:
-            self._metric_row = rowid
+        for cursor, m in self.store.metrics_since(self.run_id, self._metric_row):
+            self._metric_row = cursor
             lines.append(
                 {
                     "type": "metric",
-                    "key": key,
-                    "value": math.nan if value is None else value,
-                    "step": step,
-                    "timestamp": timestamp,
+                    "key": m.key,
+                    "value": m.value,
+                    "step": m.step,
+                    "timestamp": m.timestamp,
                 }
             )
         append_events(self.events, lines)

@@ -1,0 +1,59 @@
+"""Options shared by several commands; their choice lists come from the registries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def tracking_option(f: F) -> F:
+    return click.option(
+        "--tracking-uri",
+        envvar=None,
+        help="Store to record into (default: MLRUN_TRACKING_URI, else ./.mlrun).",
+    )(f)
+
+
+def backend_options(f: F) -> F:
+    f = click.option(
+        "--detach", is_flag=True, help="Submit, print the run and job ids, and exit (clusters)."
+    )(f)
+    f = click.option(
+        "--backend-config",
+        metavar="FILE|JSON",
+        help="The backend's settings: a slurm.yaml/JSON file or a JSON object.",
+    )(f)
+    return click.option(
+        "--backend",
+        cls=_BackendOption,
+        default="local",
+        show_default=True,
+        metavar="NAME",
+        help="Where the command runs.",
+    )(f)
+
+
+class _BackendOption(click.Option):
+    """--backend: its help names the registered backends, read only when help is shown (a
+    run does not pay for importing the backend registry)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from mlrun_cli.backends import backend_names
+
+        self.help = f"Where the command runs: {' or '.join(backend_names())}."
+        return super().get_help_record(ctx)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
+
+
+def env_manager_option(help: str | None = None) -> Callable[[F], F]:
+    """--env-manager, choosing among the registered environment managers."""
+    from mlrun_cli.envs import manager_names
+
+    return click.option("--env-manager", type=click.Choice(manager_names()), help=help)

@@ -1,0 +1,121 @@
+"""How runs look on the terminal and in JSON: times, durations, values, sparklines, rows."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli.store.mlflow_messages import json_number
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def fmt_time(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+
+def fmt_duration(start: int | None, end: int | None) -> str:
+    if start is None or end is None:
+        return ""
+    s = (end - start) / 1000
+    return f"{s:.1f}s" if s < 60 else f"{int(s // 60)}m{int(s % 60):02d}s"
+
+
+def fmt_value(v: float) -> str:
+    """A metric value as tables show it."""
+    return f"{v:.6g}"
+
+
+def sparkline(values: Sequence[float], width: int = 40) -> str:
+    """A unicode sparkline of the last `width` values (NaN and inf shown as spaces)."""
+    import math
+
+    tail = list(values)[-width:]
+    finite = [v for v in tail if math.isfinite(v)]
+    if not finite:
+        return ""
+    lo, hi = min(finite), max(finite)
+    span = hi - lo
+    out = []
+    for v in tail:
+        if not math.isfinite(v):
+            out.append(" ")
+        elif span == 0:
+            out.append(SPARKS[len(SPARKS) // 2])
+        else:
+            out.append(SPARKS[int((v - lo) / span * (len(SPARKS) - 1) + 0.5)])
+    return "".join(out)
+
+
+def run_to_dict(run: Any) -> dict[str, Any]:
+    """The documented JSON shape of a run (schema mlrun.run-record/1)."""
+    duration = None
+    if run.start_time is not None and run.end_time is not None:
+        duration = (run.end_time - run.start_time) / 1000
+    return {
+        "run_id": run.run_id,
+        "name": run.name,
+        "experiment_id": run.experiment_id,
+        "status": run.status,
+        "start_time": run.start_time,
+        "end_time": run.end_time,
+        "duration_s": duration,
+        "exit_code": run.exit_code,
+        "user": run.user,
+        "command": run.command,
+        "lifecycle_stage": run.lifecycle_stage,
+        "artifact_uri": run.artifact_uri,
+        "params": dict(run.params),
+        "metrics": {
+            k: {"value": json_number(m.value), "step": m.step, "timestamp": m.timestamp}
+            for k, m in run.metrics.items()
+        },
+        "tags": dict(run.tags),
+    }
+
+
+PROVENANCE = (
+    ("source", "mlflow.source.name"),
+    ("version", "mlrun.source.version"),
+    ("commit", "mlflow.source.git.commit"),
+    ("branch", "mlflow.source.git.branch"),
+    ("repository", "mlflow.source.git.repoURL"),
+    ("local repo", "mlrun.source.local_repo"),
+    ("project", "mlrun.project.path"),
+    ("dirty", "mlrun.git.dirty"),
+    ("untracked", "mlrun.git.untracked"),
+    ("rerun of", "mlrun.rerun_of"),
+)
+ENVIRONMENT = (
+    ("manager", "mlflow.project.env"),
+    ("key", "mlrun.env.key"),
+    ("python", "mlrun.env.python"),
+)
+
+
+def provenance_rows(tags: Any) -> list[tuple[str, str]]:
+    """Where a run's code came from, as (label, value) rows."""
+    return [(label, tags[tag]) for label, tag in PROVENANCE if tag in tags]
+
+
+def list_artifacts(root: Path) -> list[dict[str, Any]]:
+    if not root.is_dir():
+        return []
+    found = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            full = Path(dirpath) / name
+            found.append({"path": str(full.relative_to(root)), "size": full.stat().st_size})
+    return sorted(found, key=lambda a: str(a["path"]))
+
+
+def data_context(tags: Any) -> str:
+    for tag in tags or []:
+        if isinstance(tag, dict) and tag.get("key") == "mlflow.data.context":
+            return str(tag.get("value"))
+    return ""

@@ -1,0 +1,123 @@
+"""Following submitted runs from the submitting machine: wait for them while streaming a log,
+and cancel them (gently first: the node's mlrun forwards the signal to the command)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from mlrun_cli import console
+from mlrun_cli.backends import BackendError, ClusterBackend
+from mlrun_cli.cluster.files import mark_cancelled
+from mlrun_cli.cluster.reconcile import Change, active_runs, job_id_of, sync
+from mlrun_cli.run.signals import Signals, grace_period
+from mlrun_cli.store.base import RUNNING, SCHEDULED, Run, Store
+
+# After a cancel, how long to wait for the scheduler to confirm before giving up waiting.
+_GIVE_UP_S = 120
+
+
+class Tail:
+    """Copies what is appended to a log file to a stream."""
+
+    def __init__(self, path: Path, sink: BinaryIO) -> None:
+        self.path = path
+        self.sink = sink
+        self.offset = 0
+
+    def pump(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        if data:
+            self.offset += len(data)
+            self.sink.write(data)
+            self.sink.flush()
+
+
+def cancel_runs(
+    store: Store, backend: ClusterBackend, runs: Sequence[Run], *, gentle: bool
+) -> None:
+    """One cancel call for pending jobs and one for running ones (gently: INT to mlrun on the
+    node, which forwards it)."""
+    pending = [j for r in runs if r.status == SCHEDULED and (j := job_id_of(r))]
+    running = [j for r in runs if r.status == RUNNING and (j := job_id_of(r))]
+    mark_cancelled(store, [r.run_id for r in runs])
+    if gentle and running and grace_period() > 0:
+        backend.cancel(pending)
+        backend.cancel(running, signal="INT")
+    else:
+        backend.cancel(pending + running)
+
+
+def wait(
+    store: Store,
+    backend: ClusterBackend,
+    run_ids: Sequence[str],
+    *,
+    poll_interval: float,
+    tail: Path | None = None,
+    sink: BinaryIO | None = None,
+    on_change: Callable[[Change], None] | None = None,
+) -> int | None:
+    """Wait until every run in `run_ids` has ended, streaming `tail`; returns the signal that
+    interrupted the wait (the runs were then cancelled), or None.
+
+    The first signal cancels gently, a second one (or the grace period) for good.
+    """
+    follower = Tail(tail, sink or sys.stdout.buffer) if tail is not None else None
+    next_poll = 0.0
+    cancelled_at: float | None = None
+    hard = False
+    warned: set[str] = set()
+    with Signals() as caught:
+        while True:
+            if follower is not None:
+                follower.pump()
+            now = time.monotonic()
+            if caught.received is not None and cancelled_at is None:
+                cancelled_at = now
+                cancel_runs(store, backend, active_runs(store, run_ids), gentle=True)
+                next_poll = 0.0
+            elif (
+                cancelled_at is not None
+                and not hard
+                and (caught.count > 1 or now - cancelled_at > grace_period())
+            ):
+                hard = True
+                cancel_runs(store, backend, active_runs(store, run_ids), gentle=False)
+                next_poll = 0.0
+            if now >= next_poll:
+                next_poll = now + poll_interval
+                for change in _sync_warned(store, run_ids, backend, warned):
+                    if on_change is not None:
+                        on_change(change)
+                if not active_runs(store, run_ids):
+                    if follower is not None:
+                        follower.pump()
+                    return caught.received
+                if cancelled_at is not None and now - cancelled_at > grace_period() + _GIVE_UP_S:
+                    console.warn(
+                        "the scheduler has not confirmed the end of every job; see "
+                        "'mlrun runs status' later"
+                    )
+                    return caught.received
+            time.sleep(min(0.1, poll_interval))
+
+
+def _sync_warned(
+    store: Store, run_ids: Sequence[str], backend: ClusterBackend, warned: set[str]
+) -> list[Change]:
+    try:
+        return sync(store, run_ids, backend)
+    except BackendError as exc:
+        if str(exc) not in warned:  # once per problem, not once per poll
+            warned.add(str(exc))
+            console.warn(f"{exc}; trying again every poll")
+        return []

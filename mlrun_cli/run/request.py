@@ -1,0 +1,121 @@
+"""What a run is asked to do (`RunRequest`) and everything resolved before it starts (`Plan`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli.envs import default_manager, get_manager
+from mlrun_cli.errors import ProjectError, SourceError
+from mlrun_cli.project.mlproject import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
+from mlrun_cli.project.params import ResolvedParams, render_command, resolve
+from mlrun_cli.sources.resolve import Source, apply_patch, resolve_source
+from mlrun_cli.values import field, valueclass
+
+
+@valueclass
+class RunRequest:
+    uri: str
+    entry_point: str = DEFAULT_ENTRY_POINT
+    params: Mapping[str, str] = field(default_factory=dict)
+    experiment_name: str | None = None
+    experiment_id: str | None = None
+    run_name: str | None = None
+    env_manager: str | None = None
+    tracking_uri: str | None = None
+    json: bool = False
+    frozen_requirements: Path | None = None  # exact pins to install instead (rerun)
+    version: str | None = None  # branch, tag or commit of a git source
+    require_clean: bool = False
+    patch: bytes | None = None  # uncommitted changes to re-apply on the checkout (rerun)
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+    capture_metrics: bool = False
+    capture_pattern: str | None = None
+    mlflow_endpoint: bool = True  # serve a loopback MLflow endpoint (embedded store only)
+    adopt_run_id: str | None = None  # execute this already-created run (a sweep's trial)
+
+    @property
+    def captures(self) -> bool:
+        return self.capture_metrics or bool(self.capture_pattern)
+
+
+@valueclass
+class Plan:
+    """Everything resolved before anything runs (what --dry-run prints).
+
+    A plan owns its source's checkout: use it as a context manager (or call `close`) so a
+    checkout made for a git URL is removed however the run ends.
+    """
+
+    source: Source
+    project: Project
+    entry: EntryPoint
+    params: ResolvedParams
+    command: str
+    env_manager: str
+    given: Mapping[str, str] = field(default_factory=dict)  # what the user passed (paths resolved)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project_dir": str(self.project.dir),
+            "entry_point": self.entry.name,
+            "params": self.params.all,
+            "command": self.command,
+            "env_manager": self.env_manager,
+        }
+
+    def close(self) -> None:
+        self.source.cleanup()
+
+    def __enter__(self) -> Plan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def plan(req: RunRequest) -> Plan:
+    """Resolve source, project, entry point, parameters, command and env manager.
+
+    A checkout made for the source is removed again if planning fails; otherwise the caller
+    owns it (the plan is a context manager).
+    """
+    source = resolve_source(req.uri, req.version)
+    try:
+        return _plan(req, source)
+    except BaseException:
+        source.cleanup()
+        raise
+
+
+def _plan(req: RunRequest, source: Source) -> Plan:
+    if req.capture_pattern:
+        from mlrun_cli.run.capture import MetricCapture
+
+        MetricCapture(req.capture_pattern)  # a bad pattern is bad input: fail before recording
+    if req.patch:
+        source = apply_patch(source, req.patch)
+    if req.require_clean and source.git is not None and source.git.dirty:
+        raise SourceError(
+            f"{source.git.root or source.dir} has uncommitted changes to tracked files and "
+            "--require-clean was given; commit or stash them"
+        )
+    project = load_project(source.dir)
+    entry = project.entry_point(req.entry_point)
+    params = resolve(entry, req.params, project_dir=project.dir)
+    command = render_command(entry, params)
+    manager = req.env_manager or default_manager(project)
+    if project.env.kind == "docker_env" and req.env_manager is None:
+        raise ProjectError(
+            f"{project.file}: docker_env projects are not run in docker by mlrun; pass "
+            "--env-manager local to run the command in the current environment"
+        )
+    get_manager(manager)  # an unknown name fails here, before anything is recorded
+    given = {
+        k: params.declared.get(k, v)
+        if k in entry.parameters and entry.parameters[k].type.strip().lower() == "path"
+        else v
+        for k, v in req.params.items()
+    }
+    return Plan(source, project, entry, params, command, manager, given)

@@ -1,0 +1,181 @@
+"""Supervise the command: a process group on this machine, streamed, copied, signalled.
+
+The child runs in its own process group (`start_new_session`), so a terminal's Ctrl-C
+reaches only `mlrun`, which decides what the child gets: the same signal forwarded to the
+whole group, then SIGTERM, then SIGKILL, each after a grace period (a second Ctrl-C moves
+to the next step at once). When the group leader exits, anything it left in its group is
+ended too, so chained and backgrounded commands never outlive the run.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from mlrun_cli.process import alive, killpg
+from mlrun_cli.run.signals import Signals, grace_period
+from mlrun_cli.values import valueclass
+
+
+@valueclass
+class Outcome:
+    exit_code: int  # what mlrun exits with: the child's code, 128+N for a signal
+    signal: int | None  # the signal that ended mlrun's wait (ours), if any
+    child_signal: int | None  # the signal that killed the child, if it died of one
+
+    def status(self, child_said: str | None = None) -> str:
+        """The run's status: KILLED by a signal, else FINISHED on exit 0, else FAILED.
+
+        The child's own word (`child_said`, from its MLflow client) counts only for an
+        explicit KILLED or FAILED on a clean exit: its atexit hook says FINISHED even after a
+        crash.
+        """
+        from mlrun_cli.store.base import FAILED, FINISHED, KILLED
+
+        if self.signal is not None or self.child_signal is not None:
+            return KILLED
+        if self.exit_code != 0:
+            return FAILED
+        return child_said if child_said in (KILLED, FAILED) else FINISHED
+
+
+class SignalRelay(Signals):
+    """Catches the ending signals and forwards them to the child's group, escalating:
+    the signal itself, then SIGTERM, then SIGKILL, each after the grace period (a repeated
+    signal makes the next step due at once)."""
+
+    def __init__(self) -> None:
+        super().__init__(on_signal=lambda signum, count: self.escalate(now=True))
+        self.pgid: int | None = None
+        self.step = 0  # 0: nothing sent, 1: forwarded, 2: SIGTERM sent, 3: SIGKILL sent
+        self.deadline: float | None = None
+
+    def attach(self, pgid: int) -> None:
+        self.pgid = pgid
+        if self.received is not None:
+            self.escalate(now=True)
+
+    def forward(self, signum: int) -> None:
+        """Send `signum` to the child's group as it is, without escalating (an early warning)."""
+        if self.pgid is not None:
+            killpg(self.pgid, signum)
+
+    def escalate(self, now: bool = False) -> None:
+        """Send the next signal if one is due (a repeated Ctrl-C makes it due at once)."""
+        if self.pgid is None or self.received is None:
+            return
+        if not now and (self.deadline is None or time.monotonic() < self.deadline):
+            return
+        if self.step == 0:
+            sig = self.received if self.received != signal.SIGHUP else signal.SIGTERM
+        elif self.step == 1:
+            sig = signal.SIGTERM
+        elif self.step == 2:
+            sig = signal.SIGKILL
+        else:
+            return
+        self.step += 1
+        self.deadline = time.monotonic() + grace_period()
+        killpg(self.pgid, sig)
+
+
+class _Leftovers:
+    """Once the group leader is gone, whatever it left in its group (background jobs holding
+    our pipes open) is ended: SIGTERM at once, SIGKILL after a short grace."""
+
+    def __init__(self, pgid: int) -> None:
+        self.pgid = pgid
+        self.reaped_at: float | None = None
+        self.step = 0
+
+    def end(self, now: float) -> None:
+        if self.reaped_at is None:
+            self.reaped_at = now
+        if self.step == 0 and alive(self.pgid):
+            killpg(self.pgid, signal.SIGTERM)
+            self.step = 1
+        elif self.step == 1 and now - self.reaped_at > min(2.0, grace_period() + 0.5):
+            killpg(self.pgid, signal.SIGKILL)
+            self.step = 2
+
+
+def execute(
+    command: str,
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log_path: Path,
+    relay: SignalRelay,
+    on_tick: Callable[[], None] | None = None,
+    stdout: BinaryIO | None = None,
+    stderr: BinaryIO | None = None,
+    tick_interval: float = 0.5,
+    on_output: Callable[[bytes], None] | None = None,
+) -> Outcome:
+    """Run `command` with ``bash -c`` and wait for it, streaming its output live.
+
+    Output goes to `stdout`/`stderr` (default: ours) byte for byte, and a copy to `log_path`.
+    `relay` must already be installed; `on_tick` runs about every `tick_interval` seconds;
+    `on_output` sees every chunk of output after it was written.
+    """
+    out = stdout or sys.stdout.buffer
+    err = stderr or sys.stderr.buffer
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=cwd,
+            env=dict(env),
+            stdin=None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        relay.attach(proc.pid)
+        assert proc.stdout is not None and proc.stderr is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ, out)
+        sel.register(proc.stderr, selectors.EVENT_READ, err)
+        next_tick = time.monotonic() + tick_interval
+        leftovers = _Leftovers(proc.pid)
+        while sel.get_map():
+            for key, _ in sel.select(timeout=0.1):
+                data = os.read(key.fd, 65536)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    continue
+                sink: BinaryIO = key.data
+                sink.write(data)
+                sink.flush()
+                log.write(data)
+                if on_output is not None:
+                    on_output(data)
+            relay.escalate()
+            now = time.monotonic()
+            if proc.poll() is not None:
+                leftovers.end(now)
+            if on_tick is not None and now >= next_tick:
+                next_tick = now + tick_interval
+                on_tick()
+        sel.close()
+        returncode = proc.wait()
+        # A group member that closed its pipes but still runs is ended as well.
+        if alive(proc.pid):
+            killpg(proc.pid, signal.SIGKILL)
+    child_signal = -returncode if returncode < 0 else None
+    if relay.received is not None:
+        exit_code = 128 + relay.received
+    elif child_signal is not None:
+        exit_code = 128 + child_signal
+    else:
+        exit_code = returncode
+    return Outcome(exit_code, relay.received, child_signal)

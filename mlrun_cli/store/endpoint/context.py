@@ -1,0 +1,68 @@
+"""What a route handler of the loopback endpoint sees: the served run and its store.
+
+Handlers are plain functions ``(served, path, args) -> JSON``, listed in a ``ROUTES`` dict by
+each handler module (`runs`, `models`); the server (`server.Endpoint`) is a `ServedRun`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlrun_cli.errors import MlrunError
+from mlrun_cli.store import mlflow_messages as mm
+from mlrun_cli.store.mlflow_messages import RestError
+from mlrun_cli.store.sqlite.store import SqliteStore
+
+
+class ServedRun:
+    """The run an endpoint serves, the runs it may write, and the store holding them."""
+
+    def __init__(self, store_root: Path, run_id: str, experiment_id: str, user: str) -> None:
+        self.store = SqliteStore(store_root)  # a connection of its own, used under a lock
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+        self.user = user
+        self.owned = {run_id}  # runs this endpoint may write: ours and the nested ones
+        self.child_status: str | None = None  # a terminal status the child set on our run
+
+    def run_arg(self, args: dict[str, Any]) -> str:
+        """The run a request names (``run_id``, or ``run_uuid`` of older clients)."""
+        run_id = args.get("run_id") or args.get("run_uuid")
+        if not run_id:
+            raise RestError("INVALID_PARAMETER_VALUE", "run_id is required")
+        return str(run_id)
+
+    def writable(self, args: dict[str, Any]) -> str:
+        """The run a request names, if this endpoint may write to it."""
+        run_id = self.run_arg(args)
+        if run_id not in self.owned:
+            raise RestError(
+                "PERMISSION_DENIED",
+                f"this endpoint only accepts writes to run {self.run_id} and the runs it created",
+            )
+        return run_id
+
+    def run_json(self, run_id: str) -> dict[str, Any]:
+        run = self.store.get_run(run_id)
+        return mm.run_to_json(
+            run,
+            mm.file_uri(self.store.artifact_dir(run.run_id)),
+            inputs=self.store.run_inputs(run.run_id),
+            outputs=self.store.run_outputs(run.run_id),
+        )
+
+    def experiment_json(self, experiment_id: str) -> dict[str, Any]:
+        """The experiment as MLflow shows it; MLflow's 404 if there is none."""
+        try:
+            exp = self.store.get_experiment(experiment_id)
+        except MlrunError:
+            raise RestError(
+                "RESOURCE_DOES_NOT_EXIST", f"no experiment with id {experiment_id!r}"
+            ) from None
+        return mm.experiment_to_json(exp, mm.file_uri(self.store.root / "runs"))
+
+
+Handler = Callable[[ServedRun, str, dict[str, Any]], Any]
+Routes = dict[tuple[str, str], Handler]  # (method, path under the API prefix) -> handler

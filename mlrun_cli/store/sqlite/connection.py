@@ -1,0 +1,217 @@
+"""The embedded store's database file: its schema, opening it, and write transactions.
+
+Many `mlrun` processes may write at once (a sweep, a CI matrix, a child logging through the
+runner), so the database runs in WAL mode with a long busy timeout, every write is one short
+``BEGIN IMMEDIATE`` transaction, and the schema is created under the same lock, checked again
+after taking it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from mlrun_cli.errors import TrackingError
+from mlrun_cli.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS experiments (
+    experiment_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+    creation_time INTEGER,
+    last_update_time INTEGER
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    start_time INTEGER,
+    end_time INTEGER,
+    exit_code INTEGER,
+    user TEXT,
+    command TEXT,
+    lifecycle_stage TEXT NOT NULL DEFAULT 'active',
+    pid INTEGER,
+    host TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs (experiment_id, start_time DESC);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (start_time DESC);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status);
+CREATE TABLE IF NOT EXISTS params (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tags (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tags_by_key_value ON tags (key, value);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL,
+    value REAL,  -- NULL stands for NaN, which SQLite cannot store
+    step INTEGER NOT NULL DEFAULT 0, timestamp INTEGER NOT NULL,
+    model_id TEXT, dataset_name TEXT, dataset_digest TEXT
+);
+CREATE INDEX IF NOT EXISTS metrics_by_run_key ON metrics (run_id, key, step);
+CREATE TABLE IF NOT EXISTS latest_metrics (
+    run_id TEXT NOT NULL, key TEXT NOT NULL, value REAL,
+    step INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS latest_metrics_by_key ON latest_metrics (key, value);
+CREATE TABLE IF NOT EXISTS logged_models (
+    model_id TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    source_run_id TEXT,
+    status TEXT NOT NULL,
+    model_type TEXT,
+    creation_time INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    artifact_location TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logged_models_by_name ON logged_models (experiment_id, name);
+CREATE TABLE IF NOT EXISTS logged_model_params (
+    model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logged_model_tags (
+    model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (model_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_inputs (
+    run_id TEXT NOT NULL, name TEXT NOT NULL, digest TEXT NOT NULL, source_type TEXT,
+    source TEXT, schema TEXT, profile TEXT, tags TEXT,
+    PRIMARY KEY (run_id, name, digest)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS run_outputs (
+    run_id TEXT NOT NULL, model_id TEXT NOT NULL, step INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, model_id)
+) WITHOUT ROWID;
+"""
+
+
+def now_ms() -> int:
+    """Milliseconds since the epoch, as every time column holds."""
+    return int(time.time() * 1000)
+
+
+def connect(root: Path, db_path: Path) -> sqlite3.Connection:
+    """Open (and create or check the schema of) the database of the store at `root`."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        write_gitignore(root)
+        conn = sqlite3.connect(db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise TrackingError(
+            f"cannot open the store at {root}: {exc}; check the path and permissions"
+        ) from None
+    conn.execute("PRAGMA busy_timeout = 60000")
+    # In WAL mode NORMAL skips the fsync per commit; a committed write still survives the
+    # process being killed (only a power loss can drop the last commits).
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in MLflow; ILIKE lowers both
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        create_schema(conn, root)
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection, root: Path) -> None:
+    """Create the tables of SCHEMA_VERSION; refuse a store written by a newer version."""
+    # journal_mode is a property of the file; switching it needs no transaction, and a
+    # concurrent switch by another process is harmless (both ask for WAL).
+    for _ in range(50):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            break
+        except sqlite3.OperationalError:
+            time.sleep(0.05)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Checked again under the lock: another process may have created it meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise TrackingError(
+                f"the store at {root} was written by a newer mlrun (schema {version}); "
+                "upgrade mlrun-cli"
+            )
+        if version < SCHEMA_VERSION:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT OR IGNORE INTO experiments VALUES (?, ?, 'active', ?, ?)",
+                (int(DEFAULT_EXPERIMENT_ID), DEFAULT_EXPERIMENT_NAME, now_ms(), now_ms()),
+            )
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` write transaction: committed at the end, rolled back on error.
+
+    IMMEDIATE takes the write lock at once, so two writers never both read and then both
+    try to upgrade (which SQLite answers with "database is locked" instead of waiting).
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def write_gitignore(root: Path) -> None:
+    """Keep the store out of git: it lives in the project directory by default."""
+    target = root / ".gitignore"
+    if target.exists():
+        return
+    tmp = root / f".gitignore.{os.getpid()}.tmp"
+    tmp.write_text("# created by mlrun: the run store is never committed\n*\n")
+    os.replace(tmp, target)
+
+
+class Database:
+    """The store's folder and its lazily opened connection, shared by the store's parts.
+
+    The connection is opened on first use: `mlrun jobs` and the paths of a run need no
+    database, and a process that never touches it never takes a lock.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.uri = str(root)
+        self.shown = str(root)
+        self.db_path = root / "mlrun.db"
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection (opened, and the schema checked, on first use)."""
+        if self._conn is None:
+            self._conn = connect(self.root, self.db_path)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def run_dir(self, run_id: str) -> Path:
+        """A local folder for the run: the events file, the output log, its artifacts."""
+        return self.root / "runs" / run_id
+
+    def artifact_dir(self, run_id: str) -> Path:
+        return self.run_dir(run_id) / "artifacts"
