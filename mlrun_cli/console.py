@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 if TYPE_CHECKING:
     from rich.console import Console

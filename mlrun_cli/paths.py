@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
-PathKind = Literal["cache", "envs", "git", "logs", "validated", "checkouts"]
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import Literal
+
+    PathKind = Literal["cache", "envs", "git", "logs", "validated", "checkouts"]
 
 
 def tool_path(kind: PathKind) -> Path:

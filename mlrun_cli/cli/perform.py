@@ -4,9 +4,12 @@ summaries `run` and `rerun` print. No click here: the fast path must not import 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import console
+
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import Any
 
 if TYPE_CHECKING:
     from mlrun_cli.run.flow import RunResult

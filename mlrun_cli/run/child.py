@@ -10,12 +10,11 @@ package path, so where the full mlrun-cli is installed too, its other modules st
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlrun_cli.digest import sha256
 from mlrun_cli.envs import Environment
 from mlrun_cli.paths import EVENTS_FILE, tool_path
 
@@ -30,10 +29,12 @@ def helper_path() -> Path:
     """A directory to put on the child's PYTHONPATH; built once per helper version."""
     here = Path(__file__).resolve().parent.parent / "tracking"
     sources = {name: (here / name).read_bytes() for name in ("__init__.py", "client.py")}
-    digest = hashlib.sha256(b"".join(sources.values()) + _INIT.encode()).hexdigest()[:16]
+    digest = sha256(b"".join(sources.values()) + _INIT.encode()).hexdigest()[:16]
     root = tool_path("cache") / "child-helper" / digest
     if (root / "mlrun_cli" / "tracking" / "client.py").is_file():
         return root
+    import shutil
+
     tmp = root.with_name(f"{root.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "mlrun_cli" / "tracking").mkdir(parents=True)

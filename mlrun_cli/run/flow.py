@@ -169,13 +169,10 @@ def _result(
 
 def _say_once_local(project_dir: Path) -> None:
     """Tell once per project that it declares no environment and runs in the current one."""
-    import hashlib
-
+    from mlrun_cli.digest import sha256
     from mlrun_cli.paths import tool_path
 
-    marker = (
-        tool_path("cache") / "told" / hashlib.sha256(str(project_dir).encode()).hexdigest()[:24]
-    )
+    marker = tool_path("cache") / "told" / sha256(str(project_dir).encode()).hexdigest()[:24]
     if marker.exists():
         return
     console.info(

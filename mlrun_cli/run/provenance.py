@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path, PurePosixPath
 
@@ -108,6 +107,8 @@ def record_env(store: Store, run_id: str, env: Environment) -> None:
     if tags := env_tags(env):
         store.log_batch(run_id, tags=tags)
     if env.freeze_file is not None and env.freeze_file.is_file():
+        import shutil
+
         frozen_copy = store.artifact_dir(run_id) / "environment"
         frozen_copy.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(env.freeze_file, frozen_copy / "requirements.frozen.txt")

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from mlrun_cli.envs import Environment
 from mlrun_cli.paths import EVENTS_FILE
 from mlrun_cli.run.child import point_mlflow
 from mlrun_cli.run.provenance import env_tags
 from mlrun_cli.store.base import TERMINAL, Store
+
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import Protocol
+else:
+    Protocol = object  # the protocols below are for type checkers only
 
 if TYPE_CHECKING:
     from mlrun_cli.run.capture import MetricCapture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -158,6 +157,8 @@ def is_branch(repo: Path, version: str) -> bool:
 
 def make_checkout(repo: Path, commit: str) -> Path:
     """A fresh, clean work tree of `commit`, borrowing `repo`'s objects; `repo` is not modified."""
+    import shutil
+
     root = tool_path("checkouts")
     root.mkdir(parents=True, exist_ok=True)
     target = root / f"{commit[:12]}-{os.getpid()}-{os.urandom(3).hex()}"

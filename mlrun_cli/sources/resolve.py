@@ -14,10 +14,8 @@ disabled, so a private repository without credentials fails at once instead of h
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
-import shutil
 from pathlib import Path, PurePosixPath
 
 from mlrun_cli.errors import SourceError
@@ -59,6 +57,8 @@ class Source:
     def cleanup(self) -> None:
         """Remove the checkout made for this run, if any."""
         if self.checkout is not None:
+            import shutil
+
             shutil.rmtree(self.checkout, ignore_errors=True)
 
     def __enter__(self) -> Source:
@@ -153,6 +153,8 @@ def _inside(root: Path, sub: str | None) -> Path:
 
 
 def clone_cache_dir(url: str) -> Path:
+    import hashlib
+
     clean = strip_credentials(url)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", clean.rstrip("/").rsplit("/", 1)[-1])[-40:]
     digest = hashlib.sha256(clean.encode()).hexdigest()[:16]
@@ -173,6 +175,8 @@ def _clone_lock(cache: Path):  # type: ignore[no-untyped-def]
 
 
 def _remote_source(url: str, sub: str | None, version: str | None, shown: str) -> Source:
+    import shutil
+
     cache = clone_cache_dir(url)
     clean = strip_credentials(url)
     with _clone_lock(cache):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mlrun_cli.errors import MlrunError
 from mlrun_cli.store import mlflow_messages as mm
-from mlrun_cli.store.endpoint.context import Routes, ServedRun
 from mlrun_cli.store.mlflow_messages import RestError
+
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mlrun_cli.store.endpoint.context import Routes, ServedRun
 
 
 def model_create(ep: ServedRun, path: str, args: dict[str, Any]) -> Any:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
 
 from mlrun_cli import tags as tag_keys
 from mlrun_cli.store import mlflow_messages as mm
 from mlrun_cli.store.base import TERMINAL, NewRun
-from mlrun_cli.store.endpoint.context import Routes, ServedRun
 from mlrun_cli.store.mlflow_messages import RestError
+
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mlrun_cli.store.endpoint.context import Routes, ServedRun
 
 # -- runs ------------------------------------------------------------------------------------
 
