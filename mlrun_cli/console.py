@@ -10,6 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mlrun_cli.redact import redact
+
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:
     from typing import IO, Any
@@ -48,7 +50,7 @@ def _color(stream: IO[str]) -> bool:
 def _line(stream: IO[str], prefix: str, style: str, text: str) -> None:
     if prefix and _color(stream):
         prefix = f"\x1b[{style}m{prefix}\x1b[0m"
-    stream.write(f"{prefix}{text}\n")
+    stream.write(f"{prefix}{redact(text)}\n")
     stream.flush()
 
 
@@ -61,7 +63,7 @@ def info(text: str) -> None:
 def progress(text: str) -> None:
     """A status line that rewrites itself on a terminal; nothing when stderr is not one."""
     if not _State.quiet and sys.stderr.isatty():
-        sys.stderr.write(f"\r\x1b[K{text}")
+        sys.stderr.write(f"\r\x1b[K{redact(text)}")
         sys.stderr.flush()
 
 
@@ -88,6 +90,7 @@ def error(text: str) -> None:
 
 def out(text: str) -> None:
     """Plain text on stdout (a result, not a message)."""
+    text = redact(text)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
 
@@ -126,7 +129,7 @@ def table(
     for col in columns:
         t.add_column(col, overflow="fold")
     for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*("" if v is None else redact(str(v)) for v in row))
     rich_console().print(t)
 
 

@@ -43,3 +43,5 @@ def default_store_dir() -> Path:
 # copy of its output. The same names on this machine and on a cluster node.
 EVENTS_FILE = "events.jsonl"
 OUTPUT_LOG = "mlrun-output.log"
+INGESTED_MARK = "ingested.json"  # how far the events file is recorded (a local run)
+GROUP_FILE = "command.pgid"  # the command's process group (a local run)

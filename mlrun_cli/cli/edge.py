@@ -10,6 +10,7 @@ import time
 
 from mlrun_cli import __version__, console
 from mlrun_cli.errors import MlrunError
+from mlrun_cli.redact import redact
 
 
 def report(exc: BaseException) -> int:
@@ -19,7 +20,7 @@ def report(exc: BaseException) -> int:
         for line in lines[:1]:
             console.error(line)
         if lines[1:]:
-            sys.stderr.write("\n".join(lines[1:]) + "\n")
+            sys.stderr.write(redact("\n".join(lines[1:])) + "\n")
         return exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         console.error("interrupted")
@@ -40,8 +41,8 @@ def crash_log() -> str:
         logs = tool_path("logs")
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-        path.write_text(f"mlrun {__version__}\nargv: {sys.argv}\n\n{text}")
+        path.write_text(redact(f"mlrun {__version__}\nargv: {sys.argv}\n\n{text}"))
         return str(path)
     except OSError:
-        sys.stderr.write(text)
+        sys.stderr.write(redact(text))
         return "(could not write a log; printed above)"

@@ -164,7 +164,10 @@ def start(
 
 def _command_line() -> str:
     """The command recorded on the sweep run: this process's arguments after `mlrun sweep`."""
-    return "mlrun sweep " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "mlrun sweep"
+    from mlrun_cli.redact import redact
+
+    line = "mlrun sweep " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "mlrun sweep"
+    return redact(line)
 
 
 def _observer(as_json: bool) -> TrialObserver | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from mlrun_cli import console
 from mlrun_cli.envs import Environment
 from mlrun_cli.errors import Interrupted, MlrunError
-from mlrun_cli.paths import OUTPUT_LOG
+from mlrun_cli.paths import GROUP_FILE, OUTPUT_LOG
 from mlrun_cli.run.child import child_environment
 from mlrun_cli.run.launch import launch, prepare_environment
 from mlrun_cli.run.provenance import Record, create_record, record_env, record_source
@@ -123,6 +123,7 @@ def _perform(
             recorder=recorder,
             capture=capture,
             stdout=sys.stderr.buffer if req.json else None,
+            group_file=store.run_dir(run_id) / GROUP_FILE if store.index() is not None else None,
         )
         exit_code = outcome.exit_code
         status = outcome.status(recorder.child_status())

@@ -43,6 +43,7 @@ def launch(
     recorder: Recorder,
     capture: MetricCapture | None = None,
     stdout: BinaryIO | None = None,
+    group_file: Path | None = None,
 ) -> Outcome:
     """Run `command` in its own process group until it ends, recording as it goes."""
     recorder.point(env)
@@ -55,6 +56,7 @@ def launch(
         on_tick=recorder.tick,
         stdout=stdout,
         on_output=capture.feed if capture is not None else None,
+        group_file=group_file,
     )
     if capture is not None:
         capture.flush()

@@ -9,11 +9,21 @@ after the run did (the pid was reused).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
 from mlrun_cli import tags as T
-from mlrun_cli.store.base import KILLED, Store
+from mlrun_cli.paths import EVENTS_FILE, GROUP_FILE, INGESTED_MARK, OUTPUT_LOG
+from mlrun_cli.store.base import KILLED, RUNNING
+from mlrun_cli.store.events import save_mark
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from mlrun_cli.store.base import RunIndex, Store
 
 LOST_STATUS = KILLED
 
@@ -64,16 +74,71 @@ def mark_lost(store: Store, run_id: str, reason: str, end_ms: int | None = None)
     store.set_terminated(run_id, LOST_STATUS, end_ms or int(time.time() * 1000), None)
 
 
+def group_alive(run_dir: Path, start_ms: int | None) -> bool:
+    """True if the command the run's runner started still runs (its process group)."""
+    try:
+        pgid = int((run_dir / GROUP_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    from mlrun_cli.process import alive
+
+    # The same age test as for the runner: a group id reused by a younger process is not ours.
+    return alive(pgid) and why_lost(pgid, start_ms) is None
+
+
+def last_sign_of_life(run_dir: Path, artifact_dir: Path, start_ms: int | None) -> int:
+    """When a lost run was last seen alive: the newest of what it writes while it runs."""
+    seen = [start_ms or 0]
+    for path in (run_dir / EVENTS_FILE, artifact_dir / OUTPUT_LOG, run_dir / INGESTED_MARK):
+        with contextlib.suppress(OSError):
+            seen.append(int(path.stat().st_mtime * 1000))
+    return max(seen) or int(time.time() * 1000)
+
+
+@contextlib.contextmanager
+def run_folder_lock(run_dir: Path) -> Iterator[None]:
+    """One finder of a run at a time (two `runs list` at once record nothing twice)."""
+    import fcntl
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / ".sync.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def record_lost(index: RunIndex, run_id: str, reason: str) -> bool:
+    """Record the rest of a lost run's events file, then the run lost, its end time the last
+    sign of life. False if another finder got there first."""
+    from mlrun_cli import console
+    from mlrun_cli.store.events import ingest, resume_reader
+
+    run_dir, artifacts = index.run_dir(run_id), index.artifact_dir(run_id)
+    with run_folder_lock(run_dir):
+        run = index.get_run(run_id)
+        if run.status != RUNNING:
+            return False
+        end = last_sign_of_life(run_dir, artifacts, run.start_time)  # before we write here
+        mark = run_dir / INGESTED_MARK
+        reader = resume_reader(run_dir / EVENTS_FILE, mark, run_dir)
+        batch = reader.read()
+        if batch:
+            ingest(batch, run_id, index.log_batch, artifacts, console.warn)
+            save_mark(mark, reader)
+        mark_lost(index, run_id, reason, end_ms=end)
+    return True
+
+
 def record_lost_runs(store: Store) -> list[str]:
-    """Record this host's lost RUNNING runs (see the module's rule); their ids."""
+    """Record this host's lost RUNNING runs (see the module's rule); their ids. A run whose
+    runner is gone but whose command still runs is not lost (yet): its group ends by itself."""
     index = store.index()
     if index is None or not os.path.isdir("/proc"):
         return []
     lost = []
     for run_id, pid, start in index.running_here(os.uname().nodename):
         reason = why_lost(pid, start)
-        if reason is None:
+        if reason is None or group_alive(index.run_dir(run_id), start):
             continue
-        mark_lost(store, run_id, reason)
-        lost.append(run_id)
+        if record_lost(index, run_id, reason):
+            lost.append(run_id)
     return lost

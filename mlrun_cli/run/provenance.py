@@ -138,6 +138,9 @@ def create_record(
     if req.adopt_run_id is not None and index is not None:
         # A sweep created this run SCHEDULED and claimed it; this process now holds it.
         index.adopt_run(run_id, os.getpid(), os.uname().nodename, now, p.command)
+        # A trial found lost before and run again is not lost any more.
+        for key in (T.LOST, T.LOST_REASON):
+            index.delete_tag(run_id, key)
         tags.pop(T.RUN_NAME, None)
         store.log_batch(run_id, params=p.params.all, tags=tags)
         return Record(run_id, exp_id, user)

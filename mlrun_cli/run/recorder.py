@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from mlrun_cli.envs import Environment
-from mlrun_cli.paths import EVENTS_FILE
+from mlrun_cli.paths import EVENTS_FILE, INGESTED_MARK
 from mlrun_cli.run.child import point_mlflow
 from mlrun_cli.run.provenance import env_tags
 from mlrun_cli.store.base import TERMINAL, Store
@@ -77,7 +77,10 @@ class StoreRecorder:
         folder = run_dir or store.run_dir(run_id)
         artifacts = run_dir / "artifacts" if run_dir is not None else store.artifact_dir(run_id)
         events = EventReader(folder / EVENTS_FILE, project_dir)
-        self._drain = drainer(events, run_id, store.log_batch, artifacts, capture)
+        # On the embedded store a finder of this run, if its runner dies, records the rest of
+        # the events file from where this recorder stopped (run.lost).
+        mark = folder / INGESTED_MARK if store.index() is not None else None
+        self._drain = drainer(events, run_id, store.log_batch, artifacts, capture, mark)
         self.endpoint: Endpoint | None = None
 
     def point(self, child_env: dict[str, str]) -> None:

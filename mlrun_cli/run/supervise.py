@@ -9,6 +9,7 @@ ended too, so chained and backgrounded commands never outlive the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import selectors
 import signal
@@ -109,6 +110,20 @@ class _Leftovers:
             self.step = 2
 
 
+# The command must not outlive its runner, even one killed with SIGKILL (which runs no code
+# of ours). So the group leader starts a watcher in the command's process group first: it
+# blocks reading a pipe whose only write end this process holds. When this process dies the
+# kernel closes that end, the read returns, and the watcher ends the group: SIGTERM, then
+# SIGKILL after the grace period. The watcher ignores the signals a run's end sends to the
+# group (they are for the command); our own end SIGKILLs the group, watcher included. The
+# command then runs in a fresh `bash -c` (exec), so `wait` and `$!` in it never see the watcher.
+_WATCHED = (
+    '( trap "" INT TERM HUP; read -r -u "$2" _; kill -TERM 0; '
+    'sleep "${MLRUN_KILL_GRACE:-10}"; kill -KILL 0 ) </dev/null >/dev/null 2>&1 & '
+    "eval 'exec bash -c \"$1\" '\"$2\"'<&-'"
+)
+
+
 def execute(
     command: str,
     *,
@@ -121,28 +136,42 @@ def execute(
     stderr: BinaryIO | None = None,
     tick_interval: float = 0.5,
     on_output: Callable[[bytes], None] | None = None,
+    group_file: Path | None = None,
 ) -> Outcome:
     """Run `command` with ``bash -c`` and wait for it, streaming its output live.
 
     Output goes to `stdout`/`stderr` (default: ours) byte for byte, and a copy to `log_path`.
     `relay` must already be installed; `on_tick` runs about every `tick_interval` seconds;
-    `on_output` sees every chunk of output after it was written.
+    `on_output` sees every chunk of output after it was written. The command's process group
+    id is written to `group_file`; the group ends when this process does, however it ends.
     """
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr.buffer
     sys.stdout.flush()
     sys.stderr.flush()
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    lifeline, held = os.pipe()  # see _WATCHED: `held` stays open exactly as long as we live
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            ["bash", "-c", command],
-            cwd=cwd,
-            env=dict(env),
-            stdin=None,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        try:
+            proc = subprocess.Popen(
+                ["bash", "-c", _WATCHED, "mlrun", command, str(lifeline)],
+                cwd=cwd,
+                env=dict(env),
+                stdin=None,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=(lifeline,),
+            )
+        except BaseException:
+            os.close(held)
+            raise
+        finally:
+            os.close(lifeline)
+        if group_file is not None:
+            # Who holds the run: a finder that sees this group alive does not call it lost.
+            with contextlib.suppress(OSError):
+                group_file.write_text(str(proc.pid))
         relay.attach(proc.pid)
         assert proc.stdout is not None and proc.stderr is not None
         sel = selectors.DefaultSelector()
@@ -171,9 +200,11 @@ def execute(
                 on_tick()
         sel.close()
         returncode = proc.wait()
-        # A group member that closed its pipes but still runs is ended as well.
+        # A group member that closed its pipes but still runs is ended as well (the watcher
+        # among them), before the lifeline is let go.
         if alive(proc.pid):
             killpg(proc.pid, signal.SIGKILL)
+        os.close(held)
     child_signal = -returncode if returncode < 0 else None
     if relay.received is not None:
         exit_code = 128 + relay.received

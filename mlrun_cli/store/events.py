@@ -15,6 +15,7 @@ on the next read. A malformed line is reported with its number and skipped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -196,16 +197,43 @@ def drainer(
     log_batch: Callable[..., None],
     artifact_dir: Path,
     capture: Any = None,
+    mark: Path | None = None,
 ) -> Callable[[], None]:
     """A function that records the events file's new lines and the metrics `capture` (a
-    MetricCapture) has matched since it last ran."""
+    MetricCapture) has matched since it last ran. With `mark`, how far the file was recorded
+    is kept there after each read, so whoever finds the run lost records the rest only."""
     from mlrun_cli import console
 
     def drain() -> None:
+        before = reader.offset
         batch = reader.read()
         if batch:
             ingest(batch, run_id, log_batch, artifact_dir, console.warn)
+        if mark is not None and reader.offset != before:
+            save_mark(mark, reader)
         if capture is not None and (captured := capture.take()):
             log_batch(run_id, metrics=captured)
 
     return drain
+
+
+def save_mark(mark: Path, reader: EventReader) -> None:
+    """Remember how far `reader` has recorded its file (atomically; no fsync: a killed process
+    leaves the page cache intact, and a lost power only repeats a few lines)."""
+    tmp = mark.with_name(f".{mark.name}.{os.getpid()}.tmp")
+    data = {"offset": reader.offset, "line": reader.line_no, "base_dir": str(reader.base_dir)}
+    with contextlib.suppress(OSError):
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, mark)
+
+
+def resume_reader(path: Path, mark: Path, base_dir: Path) -> EventReader:
+    """A reader of `path` that starts where the one that saved `mark` stopped."""
+    try:
+        saved = json.loads(mark.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    reader = EventReader(path, Path(saved.get("base_dir") or base_dir))
+    reader.offset = int(saved.get("offset", 0))
+    reader.line_no = int(saved.get("line", 0))
+    return reader

@@ -56,3 +56,53 @@ def test_mark_lost_sets_the_rule(tmp_path: Path) -> None:
     run = store.get_run("c" * 32)
     assert (run.status, run.end_time) == ("KILLED", 2000)
     assert {k: run.tags[k] for k in lost_tags("gone")} == lost_tags("gone")
+
+
+def test_a_run_whose_command_still_runs_is_not_lost(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "store")
+    runner = subprocess.Popen([sys.executable, "-c", "pass"])
+    runner.wait()
+    command = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        store.create_run(_new("d" * 32, runner.pid, int(time.time() * 1000) - 1000))
+        (store.run_dir("d" * 32) / "command.pgid").write_text(str(command.pid))
+        assert record_lost_runs(store) == []
+        assert store.get_run("d" * 32).status == RUNNING
+    finally:
+        command.kill()
+        command.wait()
+    assert record_lost_runs(store) == ["d" * 32]  # the group is gone now
+
+
+def test_a_lost_run_records_the_rest_of_its_events_and_ends_when_last_seen(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from mlrun_cli.store.events import EventReader, save_mark
+
+    store = SqliteStore(tmp_path / "store")
+    runner = subprocess.Popen([sys.executable, "-c", "pass"])
+    runner.wait()
+    started = int(time.time() * 1000) - 60_000
+    store.create_run(_new("e" * 32, runner.pid, started))
+    run_dir = store.run_dir("e" * 32)
+    events = run_dir / "events.jsonl"
+    lines = [
+        json.dumps({"type": "metric", "key": "loss", "value": i, "step": i}) for i in range(50)
+    ]
+    events.write_text("".join(line + "\n" for line in lines))
+    # The runner recorded the first 20 lines before it died.
+    reader = EventReader(events, run_dir)
+    reader.offset = sum(len(line) + 1 for line in lines[:20])
+    reader.line_no = 20
+    save_mark(run_dir / "ingested.json", reader)
+    os.utime(events, (started / 1000 + 5, started / 1000 + 5))
+    os.utime(run_dir / "ingested.json", (started / 1000 + 4, started / 1000 + 4))
+    assert record_lost_runs(store) == ["e" * 32]
+    history = store.metric_history("e" * 32, "loss")
+    assert [m.step for m in history] == list(range(20, 50))
+    run = store.get_run("e" * 32)
+    assert run.status == "KILLED"
+    assert run.end_time == started + 5000  # the last sign of life, not when it was found
+    assert record_lost_runs(store) == []  # found once
