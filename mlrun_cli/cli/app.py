@@ -50,6 +50,9 @@ class MlrunGroup(click.Group):
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
+
     def main(
         self,
         args: Sequence[str] | None = None,
@@ -80,6 +83,51 @@ class MlrunGroup(click.Group):
             raise
         except (Exception, KeyboardInterrupt) as exc:
             ctx.exit(report(exc))  # one line and its exit code; a crash log for the unexpected
+
+
+GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def hoist_global_options(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
+    """`mlrun run . -q` means `mlrun -q run .`: global flags given after the subcommand (where a
+    user types them last) move in front of it. Values of the subcommand's own options are
+    skipped, so `-P -q` stays a parameter, and nothing after `--` moves."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    command: click.Command | None = None
+    takes_value: set[str] = set()
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if command is not None and arg in GLOBAL_FLAGS:
+            hoisted.append(arg)
+        elif arg.startswith("-") or (command is None and arg in GLOBAL_FLAGS):
+            rest.append(arg)
+            if arg in takes_value and i + 1 < len(args):
+                rest.append(args[i + 1])
+                i += 1
+        else:
+            rest.append(arg)
+            found = (
+                (command if isinstance(command, click.Group) else group)
+                if (command is None or isinstance(command, click.Group))
+                else None
+            )
+            if found is not None and isinstance(found, click.Group):
+                sub = found.get_command(ctx, arg)
+                if sub is not None:
+                    command = sub
+                    takes_value = {
+                        opt
+                        for param in sub.params
+                        if isinstance(param, click.Option) and not param.is_flag and not param.count
+                        for opt in param.opts
+                    }
+        i += 1
+    return hoisted + rest
 
 
 @click.group(cls=MlrunGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -65,6 +65,8 @@ def parse_run(argv: Sequence[str]) -> dict[str, Any] | None:
             name, value, inline = token[:2], token[2:], True
         if name in FLAGS and not inline:
             args[FLAGS[name]] = True
+        elif name in GLOBAL_FLAGS and not inline:
+            args[GLOBAL_FLAGS[name]] = True  # `mlrun run . -q` is `mlrun -q run .`
         elif name in VALUED:
             if not inline:
                 if i >= len(argv):

@@ -209,8 +209,12 @@ def drainer(
         batch = reader.read()
         if batch:
             ingest(batch, run_id, log_batch, artifact_dir, console.warn)
-        if mark is not None and reader.offset != before:
-            save_mark(mark, reader)
+        if mark is not None:
+            if reader.offset != before or not mark.exists():
+                save_mark(mark, reader)
+            else:
+                with contextlib.suppress(OSError):
+                    os.utime(mark)  # a sign of life: a lost run's end is the last one
         if capture is not None and (captured := capture.take()):
             log_batch(run_id, metrics=captured)
 
