@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from mlrun_cli import __version__, console
-from mlrun_cli.cli.edge import report
+from mlrun_cli.cli.edge import error_json, report, wants_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,6 +38,8 @@ class MlrunGroup(click.Group):
     Also loads the subcommands named in LAZY_COMMANDS on first use.
     """
 
+    as_json = False  # the command line asked for --json: errors are JSON on stdout too
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 
@@ -61,15 +63,22 @@ class MlrunGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        # Click's own usage errors are printed as one line too, like ours.
+        # Click's own usage errors are printed as one line too, like ours (and as JSON too
+        # under --json).
+        self.as_json = wants_json(list(sys.argv[1:] if args is None else args))
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx is not None else ""
-            console.error(exc.format_message().rstrip(".") + hint)
+            message = exc.format_message().rstrip(".") + hint
+            console.error(message)
+            if self.as_json:
+                error_json(message, 2)
             sys.exit(2)
         except click.ClickException as exc:
             console.error(exc.format_message())
+            if self.as_json:
+                error_json(exc.format_message(), exc.exit_code)
             sys.exit(exc.exit_code)
         except click.Abort:
             console.error("aborted")
@@ -82,7 +91,9 @@ class MlrunGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except (Exception, KeyboardInterrupt) as exc:
-            ctx.exit(report(exc))  # one line and its exit code; a crash log for the unexpected
+            ctx.exit(
+                report(exc, as_json=getattr(self, "as_json", False))
+            )  # one line and its exit code; a crash log for the unexpected
 
 
 GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")

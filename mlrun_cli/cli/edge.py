@@ -12,22 +12,45 @@ from mlrun_cli import __version__, console
 from mlrun_cli.errors import MlrunError
 from mlrun_cli.redact import redact
 
+ERROR_SCHEMA = "mlrun.error/1"
 
-def report(exc: BaseException) -> int:
-    """Say what `exc` means to the user; the exit code it calls for."""
+
+def wants_json(argv: list[str]) -> bool:
+    """Whether the command line asks for JSON (`--json` before any `--`)."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--json":
+            return True
+    return False
+
+
+def report(exc: BaseException, *, as_json: bool = False) -> int:
+    """Say what `exc` means to the user; the exit code it calls for. Under --json the error
+    is also one JSON object on stdout, so a tool reading stdout always gets JSON."""
     if isinstance(exc, MlrunError):
         lines = str(exc).splitlines()
         for line in lines[:1]:
             console.error(line)
         if lines[1:]:
             sys.stderr.write(redact("\n".join(lines[1:])) + "\n")
-        return exc.exit_code
-    if isinstance(exc, KeyboardInterrupt):
+        code, message = exc.exit_code, (lines[:1] or [""])[0]
+    elif isinstance(exc, KeyboardInterrupt):
         console.error("interrupted")
-        return 130
-    path = crash_log()
-    console.error(f"unexpected error; the traceback is in {path}; please report it")
-    return 3
+        code, message = 130, "interrupted"
+    else:
+        path = crash_log()
+        message = f"unexpected error; the traceback is in {path}; please report it"
+        console.error(message)
+        code = 3
+    if as_json:
+        error_json(message, code)
+    return code
+
+
+def error_json(message: str, code: int) -> None:
+    """The error as JSON on stdout (schema mlrun.error/1)."""
+    console.json_out({"schema": ERROR_SCHEMA, "error": message, "exit_code": code})
 
 
 def crash_log() -> str:

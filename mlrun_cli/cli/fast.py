@@ -129,4 +129,4 @@ def run_fast(args: dict[str, Any]) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:
-        return report(exc)
+        return report(exc, as_json=args.get("as_json", False))

@@ -80,7 +80,7 @@ def perform_run(
     if dry_run:
         p.close()
         if as_json:
-            console.json_out(p.as_dict())
+            console.json_out({"schema": "mlrun.plan/1", **p.as_dict()})
         else:
             console.out(p.command)
         return 0

@@ -192,6 +192,7 @@ def test_dry_run_records_nothing(mlrun: Mlrun, project: Path, isolated: Path) ->
     assert proc.stdout == f"python train.py --alpha 2 --data {project / 'data.txt'}\n"
     proc = mlrun("run", str(project), "--dry-run", "--json")
     assert json.loads(proc.stdout) == {
+        "schema": "mlrun.plan/1",
         "project_dir": str(project),
         "entry_point": "main",
         "params": {"alpha": "0.5", "data": str(project / "data.txt")},
