@@ -10,6 +10,7 @@ import click
 
 from mlrun_cli import __version__, console
 from mlrun_cli.cli.edge import error_json, report, wants_json
+from mlrun_cli.cli.options import Group
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,7 +33,7 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
-class MlrunGroup(click.Group):
+class MlrunGroup(Group):
     """Maps errors to exit codes in one place: user errors 2, unexpected errors 3.
 
     Also loads the subcommands named in LAZY_COMMANDS on first use.

@@ -7,12 +7,20 @@ import time
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.options import json_option
+from mlrun_cli.cli.options import Group, json_option
 
 
-@click.group()
+@click.group(cls=Group)
 def envs() -> None:
-    """Manage the environment cache."""
+    """Manage the environment cache.
+
+    Examples:
+
+    \b
+      mlrun envs list
+      mlrun envs build . --json
+      mlrun envs prune --older-than 30
+    """
 
 
 def _size(n: int) -> str:
@@ -32,7 +40,14 @@ def _ago(ts: int | None) -> str:
 @envs.command("list")
 @json_option
 def envs_list(as_json: bool) -> None:
-    """Cached environments: key, manager, python, size, last used."""
+    """Cached environments: key, manager, python, size, last used.
+
+    Examples:
+
+    \b
+      mlrun envs list
+      mlrun envs list --json
+    """
     from mlrun_cli.envs.cache import list_envs
     from mlrun_cli.paths import tool_path
 
@@ -70,7 +85,14 @@ def envs_list(as_json: bool) -> None:
 @click.option("--all", "everything", is_flag=True, help="Remove every environment.")
 @json_option
 def envs_prune(older_than: float | None, everything: bool, as_json: bool) -> None:
-    """Remove unused environments (incomplete ones always; never one being built)."""
+    """Remove unused environments (incomplete ones always; never one being built).
+
+    Examples:
+
+    \b
+      mlrun envs prune --older-than 30
+      mlrun envs prune --all
+    """
     from mlrun_cli.envs.cache import prune
 
     removed = prune(older_than, everything)
@@ -89,7 +111,14 @@ def envs_prune(older_than: float | None, everything: bool, as_json: bool) -> Non
 @click.option("--env-manager", help="virtualenv, uv or conda (default: what the project implies).")
 @json_option
 def envs_build(uri: str, env_manager: str | None, as_json: bool) -> None:
-    """Build (or check) the environment of the project at URI, for CI cache steps."""
+    """Build (or check) the environment of the project at URI, for CI cache steps.
+
+    Examples:
+
+    \b
+      mlrun envs build examples/iris-classification
+      mlrun envs build . --env-manager uv --json
+    """
     from mlrun_cli.envs import default_manager, get_manager
     from mlrun_cli.project.mlproject import load_project
     from mlrun_cli.sources.resolve import resolve_source

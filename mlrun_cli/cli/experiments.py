@@ -5,12 +5,20 @@ from __future__ import annotations
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.options import json_option, tracking_option
+from mlrun_cli.cli.options import Group, json_option, tracking_option
 
 
-@click.group()
+@click.group(cls=Group)
 def experiments() -> None:
-    """List, create and rename experiments."""
+    """List, create and rename experiments.
+
+    Examples:
+
+    \b
+      mlrun experiments list
+      mlrun experiments create tuning
+      mlrun experiments rename tuning tuning-2026
+    """
 
 
 def _store(tracking_uri: str | None):  # type: ignore[no-untyped-def]
@@ -31,7 +39,14 @@ def _as_dict(exp) -> dict[str, object]:  # type: ignore[no-untyped-def]
 @tracking_option
 @json_option
 def experiments_list(tracking_uri: str | None, as_json: bool) -> None:
-    """Every experiment of the store."""
+    """Every experiment of the store.
+
+    Examples:
+
+    \b
+      mlrun experiments list
+      mlrun experiments list --json
+    """
     found = _store(tracking_uri).list_experiments()
     if as_json:
         console.json_out(
@@ -46,7 +61,14 @@ def experiments_list(tracking_uri: str | None, as_json: bool) -> None:
 @tracking_option
 @json_option
 def experiments_create(name: str, tracking_uri: str | None, as_json: bool) -> None:
-    """Create an experiment (an existing name is an error)."""
+    """Create an experiment (an existing name is an error).
+
+    Examples:
+
+    \b
+      mlrun experiments create tuning
+      mlrun run . --experiment-name tuning
+    """
     from mlrun_cli.errors import TrackingError
 
     store = _store(tracking_uri)
@@ -67,7 +89,14 @@ def experiments_create(name: str, tracking_uri: str | None, as_json: bool) -> No
 def experiments_rename(
     experiment: str, new_name: str, tracking_uri: str | None, as_json: bool
 ) -> None:
-    """Rename EXPERIMENT (its id or name) to NEW_NAME."""
+    """Rename EXPERIMENT (its id or name) to NEW_NAME.
+
+    Examples:
+
+    \b
+      mlrun experiments rename tuning tuning-2026
+      mlrun experiments rename 3 baseline
+    """
     from mlrun_cli.errors import TrackingError
 
     store = _store(tracking_uri)

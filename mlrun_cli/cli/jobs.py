@@ -13,7 +13,7 @@ import click
 
 from mlrun_cli import console
 from mlrun_cli import tags as T
-from mlrun_cli.cli.options import json_option, tracking_option
+from mlrun_cli.cli.options import Command, Group, json_option, tracking_option
 from mlrun_cli.cli.stores import open_cli_store
 from mlrun_cli.store.base import Store
 
@@ -90,7 +90,7 @@ def status_rows(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
-@click.command("status")
+@click.command("status", cls=Command)
 @click.argument("run_ref", metavar="RUN", required=False)
 @click.option("--sweep", "sweep_ref", metavar="SWEEP", help="Every trial of this sweep.")
 @tracking_option
@@ -98,7 +98,14 @@ def status_rows(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
 def runs_status(
     run_ref: str | None, sweep_ref: str | None, tracking_uri: str | None, as_json: bool
 ) -> None:
-    """Where a run (or every trial of a sweep) is: status, job, node, restarts, heartbeat."""
+    """Where a run (or every trial of a sweep) is: status, job, node, restarts, heartbeat.
+
+    Examples:
+
+    \b
+      mlrun runs status 3f2a9c1b
+      mlrun runs status --sweep 9d1e --json
+    """
     from mlrun_cli.cluster.reconcile import refresh
 
     if (run_ref is None) == (sweep_ref is None):
@@ -141,12 +148,19 @@ def runs_status(
 # -- logs ----------------------------------------------------------------------------------
 
 
-@click.command("logs")
+@click.command("logs", cls=Command)
 @click.argument("run_ref", metavar="RUN")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends.")
 @tracking_option
 def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
-    """Print a run's output log (local or submitted); --follow reattaches to a running one."""
+    """Print a run's output log (local or submitted); --follow reattaches to a running one.
+
+    Examples:
+
+    \b
+      mlrun logs 3f2a9c1b
+      mlrun logs 3f2a9c1b --follow
+    """
     from mlrun_cli.cluster.follow import Tail
     from mlrun_cli.cluster.reconcile import refresh
     from mlrun_cli.paths import OUTPUT_LOG
@@ -182,13 +196,20 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
 # -- cancel --------------------------------------------------------------------------------
 
 
-@click.command("cancel")
+@click.command("cancel", cls=Command)
 @click.argument("ref", metavar="RUN|SWEEP")
 @click.option("--no-wait", is_flag=True, help="Do not wait for the runs to end.")
 @tracking_option
 @json_option
 def cancel(ref: str, no_wait: bool, tracking_uri: str | None, as_json: bool) -> None:
-    """Cancel a run or a whole sweep, local or submitted (one scancel for all its jobs)."""
+    """Cancel a run or a whole sweep, local or submitted (one scancel for all its jobs).
+
+    Examples:
+
+    \b
+      mlrun cancel 3f2a9c1b
+      mlrun cancel 9d1e --no-wait --json
+    """
     from mlrun_cli.cancel import cancel_ref
 
     result = cancel_ref(open_cli_store(tracking_uri), ref, wait_for_end=not no_wait)
@@ -204,9 +225,16 @@ def cancel(ref: str, no_wait: bool, tracking_uri: str | None, as_json: bool) -> 
 # -- backend check -------------------------------------------------------------------------
 
 
-@click.group("backend")
+@click.group("backend", cls=Group)
 def backend() -> None:
-    """Check that a cluster backend can run mlrun jobs."""
+    """Check that a cluster backend can run mlrun jobs.
+
+    Examples:
+
+    \b
+      mlrun backend check slurm --backend-config slurm.yaml
+      mlrun backend check slurm --json
+    """
 
 
 @backend.command("check")
@@ -222,7 +250,14 @@ def check(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
-    """Submit a one-task probe of the shared-filesystem contract and report each check."""
+    """Submit a one-task probe of the shared-filesystem contract and report each check.
+
+    Examples:
+
+    \b
+      mlrun backend check slurm --backend-config slurm.yaml
+      mlrun backend check slurm --backend-config '{"partition": "debug"}' --json
+    """
     from mlrun_cli.cluster.probe import probe
 
     result = probe(name, backend_config, tracking_uri, timeout)

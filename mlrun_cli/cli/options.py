@@ -57,3 +57,33 @@ def env_manager_option(help: str | None = None) -> Callable[[F], F]:
     from mlrun_cli.envs import manager_names
 
     return click.option("--env-manager", type=click.Choice(manager_names()), help=help)
+
+
+def _examples_last(cmd: click.Command) -> None:
+    """A docstring's "Examples:" section is shown after the options, as the help's last part."""
+    import inspect
+
+    help_text = inspect.cleandoc(cmd.help or "")
+    head, sep, examples = help_text.partition("\n\nExamples:")
+    if sep and not cmd.epilog:
+        cmd.help = head
+        cmd.epilog = "Examples:" + examples
+
+
+class Command(click.Command):
+    """A command whose help ends with its examples."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _examples_last(self)
+
+
+class Group(click.Group):
+    """A group whose help, and its commands' help, end with their examples."""
+
+    command_class = Command
+    group_class = type  # subgroups are of the same class
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _examples_last(self)

@@ -8,10 +8,16 @@ from collections.abc import Sequence
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.options import backend_options, env_manager_option, json_option, tracking_option
+from mlrun_cli.cli.options import (
+    Command,
+    backend_options,
+    env_manager_option,
+    json_option,
+    tracking_option,
+)
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("run_id")
 @click.option(
     "-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Override a parameter."
@@ -33,6 +39,12 @@ def rerun(
     """Run RUN_ID again: same commit, same uncommitted changes, same parameters and packages.
 
     The new run is tagged mlrun.rerun_of with the id of the run it reproduces.
+
+    Examples:
+
+    \b
+      mlrun rerun 3f2a9c1b
+      mlrun rerun 3f2a9c1b -P C=2.0 --json
     """
     from mlrun_cli.cli.perform import print_result, submit
     from mlrun_cli.project.params import parse_assignments

@@ -7,10 +7,16 @@ from collections.abc import Sequence
 
 import click
 
-from mlrun_cli.cli.options import backend_options, env_manager_option, json_option, tracking_option
+from mlrun_cli.cli.options import (
+    Command,
+    backend_options,
+    env_manager_option,
+    json_option,
+    tracking_option,
+)
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(cls=Command, context_settings={"show_default": True})
 @click.argument("uri", default=".")
 @click.option("-e", "--entry-point", default="main", help="Entry point name, or a .py/.sh file.")
 @click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A parameter.")
@@ -71,6 +77,13 @@ def run(
 
     The child's exit code is mlrun's exit code. With --backend slurm the run is submitted
     to the cluster and followed the same way (or left there with --detach).
+
+    Examples:
+
+    \b
+      mlrun run examples/iris-classification -P C=0.5
+      mlrun run https://host/org/repo.git#sub/dir --version v1.2 -e train
+      mlrun run . --json | jq .status
     """
     from mlrun_cli.cli.perform import perform_run, run_request
 

@@ -8,15 +8,23 @@ from typing import Any
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.options import json_option, tracking_option
+from mlrun_cli.cli.options import Group, json_option, tracking_option
 from mlrun_cli.cli.render import ENVIRONMENT, fmt_duration, fmt_time, fmt_value, run_to_dict
 from mlrun_cli.cli.stores import open_runs_store
 from mlrun_cli.errors import TrackingError
 
 
-@click.group()
+@click.group(cls=Group)
 def runs() -> None:
-    """Find, inspect and compare recorded runs."""
+    """Find, inspect and compare recorded runs.
+
+    Examples:
+
+    \b
+      mlrun runs list --filter "metrics.accuracy > 0.9"
+      mlrun runs show 3f2a9c1b
+      mlrun runs compare 3f2a9c1b 77d0e412
+    """
 
 
 def _experiment_ids(store: Any, ids: Sequence[str], name: str | None) -> list[str]:
@@ -48,7 +56,9 @@ def _experiment_ids(store: Any, ids: Sequence[str], name: str | None) -> list[st
     metavar="KEY [ASC|DESC]",
     help="e.g. 'metrics.accuracy DESC' (repeatable).",
 )
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1), help="Show at most this many."
+)
 @click.option("--all", "include_deleted", is_flag=True, help="Include deleted runs.")
 @tracking_option
 @json_option
@@ -63,7 +73,15 @@ def runs_list(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
-    """List runs, newest first."""
+    """List runs, newest first.
+
+    Examples:
+
+    \b
+      mlrun runs list --limit 20
+      mlrun runs list --filter "params.C = '0.5' and status = 'FINISHED'" --order-by metrics.accuracy
+      mlrun runs list --json | jq '.runs[].run_id'
+    """
     from mlrun_cli.store.base import STATUSES
 
     for s in statuses:
@@ -112,7 +130,14 @@ def runs_list(
 def runs_compare(
     run_ids: Sequence[str], all_rows: bool, tracking_uri: str | None, as_json: bool
 ) -> None:
-    """Params, metrics and environment of runs side by side; differences marked."""
+    """Params, metrics and environment of runs side by side; differences marked.
+
+    Examples:
+
+    \b
+      mlrun runs compare 3f2a9c1b 77d0e412
+      mlrun runs compare 3f2a9c1b 77d0e412 --all-rows --json
+    """
     if len(run_ids) < 2:
         raise click.UsageError("give at least two run ids to compare")
     store = open_runs_store(tracking_uri)
@@ -173,7 +198,14 @@ def _set_stage(run_ids: Sequence[str], stage: str, tracking_uri: str | None, as_
 @tracking_option
 @json_option
 def runs_delete(run_ids: Sequence[str], tracking_uri: str | None, as_json: bool) -> None:
-    """Hide runs from lists (their records and artifacts are kept; see restore)."""
+    """Hide runs from lists (their records and artifacts are kept; see restore).
+
+    Examples:
+
+    \b
+      mlrun runs delete 3f2a9c1b
+      mlrun runs list --all
+    """
     _set_stage(run_ids, "deleted", tracking_uri, as_json)
 
 
@@ -182,14 +214,28 @@ def runs_delete(run_ids: Sequence[str], tracking_uri: str | None, as_json: bool)
 @tracking_option
 @json_option
 def runs_restore(run_ids: Sequence[str], tracking_uri: str | None, as_json: bool) -> None:
-    """Bring deleted runs back."""
+    """Bring deleted runs back.
+
+    Examples:
+
+    \b
+      mlrun runs restore 3f2a9c1b
+      mlrun runs list --all
+    """
     _set_stage(run_ids, "active", tracking_uri, as_json)
 
 
 @runs.command("sync")
 @tracking_option
 def runs_sync(tracking_uri: str | None) -> None:
-    """Send what could not reach the MLflow server during runs (kept on disk meanwhile)."""
+    """Send what could not reach the MLflow server during runs (kept on disk meanwhile).
+
+    Examples:
+
+    \b
+      mlrun runs sync --tracking-uri http://mlflow.example:5000
+      MLRUN_TRACKING_URI=http://mlflow.example:5000 mlrun runs sync
+    """
     store = open_runs_store(tracking_uri)
     server = store.server()
     if server is None:

@@ -8,7 +8,7 @@ import click
 
 from mlrun_cli import console
 from mlrun_cli import tags as T
-from mlrun_cli.cli.options import json_option, tracking_option
+from mlrun_cli.cli.options import Command, json_option, tracking_option
 from mlrun_cli.cli.render import (
     ENVIRONMENT,
     PROVENANCE,
@@ -26,12 +26,19 @@ from mlrun_cli.store.base import Metric, Run
 from mlrun_cli.store.mlflow_messages import json_number
 
 
-@click.command("show")
+@click.command("show", cls=Command)
 @click.argument("run_id")
 @tracking_option
 @json_option
 def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
-    """Show one run (a unique id prefix is enough)."""
+    """Show one run (a unique id prefix is enough).
+
+    Examples:
+
+    \b
+      mlrun runs show 3f2a9c1b
+      mlrun runs show 3f2a9c1b --json | jq .metric_history
+    """
     store = open_runs_store(tracking_uri)
     run = store.get_run(run_id)
     server, index = store.server(), store.index()

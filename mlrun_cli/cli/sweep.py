@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlrun_cli import console, tags
-from mlrun_cli.cli.options import backend_options, json_option, tracking_option
+from mlrun_cli.cli.options import (
+    Group,
+    backend_options,
+    env_manager_option,
+    json_option,
+    tracking_option,
+)
 from mlrun_cli.cli.perform import print_detached
 
 if TYPE_CHECKING:
@@ -19,7 +25,7 @@ if TYPE_CHECKING:
 SUBCOMMANDS = ("start", "resume", "show", "list", "cancel")
 
 
-class SweepGroup(click.Group):
+class SweepGroup(Group):
     """`mlrun sweep URI ...` starts a sweep; `mlrun sweep resume|show|list|cancel` manage them."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
@@ -32,10 +38,15 @@ class SweepGroup(click.Group):
 def sweep() -> None:
     """Run a grid or random search over an entry point's parameters, resumably.
 
+    Start one with `mlrun sweep URI -P NAME=VALUES ...` (all its options: `mlrun sweep start
+    --help`); the other commands manage sweeps.
+
+    Examples:
+
     \b
-    mlrun sweep URI -P C=[0.1,1,10] -P kernel=[linear,rbf] -j 2 --metric accuracy
-    mlrun sweep resume SWEEP        mlrun sweep show SWEEP
-    mlrun sweep list                mlrun sweep cancel SWEEP
+      mlrun sweep URI -P C=[0.1,1,10] -P kernel=[linear,rbf] -j 2 --metric accuracy
+      mlrun sweep resume SWEEP
+      mlrun sweep show SWEEP --json
     """
 
 
@@ -50,10 +61,23 @@ def _jobs(value: str) -> int:
         raise click.BadParameter(f"{value!r}: a number or auto", param_hint="-j/--jobs") from None
 
 
-@sweep.command("start", hidden=True)
+@sweep.command("start")
 @click.argument("uri")
-@click.option("-e", "--entry-point", default="main")
-@click.option("-P", "--param", "params", multiple=True, metavar="NAME=EXPR")
+@click.option(
+    "-e",
+    "--entry-point",
+    default="main",
+    show_default=True,
+    help="Entry point name, or a .py/.sh file.",
+)
+@click.option(
+    "-P",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=EXPR",
+    help="A parameter and its values: [a,b,c], range(0,10,2), uniform(0,1), loguniform(1e-4,1), or one value.",
+)
 @click.option(
     "--literal", multiple=True, metavar="NAME", help="Do not expand this parameter's value."
 )
@@ -82,9 +106,9 @@ def _jobs(value: str) -> int:
     help="Link trials identical to a FINISHED run instead of running them.",
 )
 @click.option("--name", help="A name for the sweep.")
-@click.option("--env-manager", type=click.Choice(["local", "virtualenv", "uv", "conda"]))
-@click.option("--version", "version", metavar="REF")
-@click.option("--experiment-name")
+@env_manager_option(help="How trials get their environment (default: what the project declares).")
+@click.option("--version", "version", metavar="REF", help="Git branch, tag or commit to sweep.")
+@click.option("--experiment-name", help="Experiment to record into (created if missing).")
 @click.option(
     "--dry-run", is_flag=True, help="Print every trial's parameters and command; record nothing."
 )
@@ -118,6 +142,18 @@ def start(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
+    """Start a sweep of URI's entry point: one trial per combination (grid) or draw (random).
+
+    `mlrun sweep URI ...` is the same as `mlrun sweep start URI ...`. The sweep id is printed
+    first; Ctrl-C stops it, and `mlrun sweep resume SWEEP` continues it.
+
+    Examples:
+
+    \b
+      mlrun sweep . -P C=[0.1,1,10] -P kernel=[linear,rbf] -j 2 --metric accuracy
+      mlrun sweep . -P lr=loguniform(1e-4,1e-1) -n 20 --seed 7 --metric loss --minimize
+      mlrun sweep . -P C=[0.1,1] --dry-run
+    """
     from mlrun_cli.project.params import parse_assignments
     from mlrun_cli.sweeps.request import SweepRequest
 
@@ -213,7 +249,14 @@ def resume(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
-    """Continue a sweep: lost trials are marked, unfinished ones run; FINISHED ones never again."""
+    """Continue a sweep: lost trials are marked, unfinished ones run; FINISHED ones never again.
+
+    Examples:
+
+    \b
+      mlrun sweep resume 9d1e
+      mlrun sweep resume 9d1e --retry-failed -j 2
+    """
     from mlrun_cli.sweeps.resume import resume as resume_sweep
 
     _finish(
@@ -237,7 +280,13 @@ def resume(
 @click.option(
     "--sort", "sort_metric", metavar="METRIC", help="Rank by this metric (default: the sweep's)."
 )
-@click.option("--agg", type=click.Choice(["last", "min", "max"]), default="last", show_default=True)
+@click.option(
+    "--agg",
+    type=click.Choice(["last", "min", "max"]),
+    default="last",
+    show_default=True,
+    help="Which value of the metric ranks a trial: its last, smallest or largest.",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="Comma-separated values for spreadsheets.")
 @tracking_option
 @json_option
@@ -249,7 +298,14 @@ def show(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
-    """Trials with the parameters that vary, the metric, status and duration; best first."""
+    """Trials with the parameters that vary, the metric, status and duration; best first.
+
+    Examples:
+
+    \b
+      mlrun sweep show 9d1e
+      mlrun sweep show 9d1e --agg max --csv > trials.csv
+    """
     from mlrun_cli.cli.sweep_view import show_csv, show_table
     from mlrun_cli.sweeps.access import open_sweep_store
     from mlrun_cli.sweeps.summary import find_sweep
@@ -269,7 +325,14 @@ def show(
 @tracking_option
 @json_option
 def list_(tracking_uri: str | None, as_json: bool) -> None:
-    """Sweeps of the store, newest first."""
+    """Sweeps of the store, newest first.
+
+    Examples:
+
+    \b
+      mlrun sweep list
+      mlrun sweep list --json
+    """
     from mlrun_cli.cli.sweep_view import list_table
     from mlrun_cli.sweeps.access import open_sweep_store
     from mlrun_cli.sweeps.summary import list_sweeps
@@ -289,7 +352,14 @@ def list_(tracking_uri: str | None, as_json: bool) -> None:
 @tracking_option
 @json_option
 def cancel(sweep_ref: str, tracking_uri: str | None, as_json: bool) -> None:
-    """Stop a sweep: running trials are ended (KILLED), unstarted ones KILLED."""
+    """Stop a sweep: running trials are ended (KILLED), unstarted ones KILLED.
+
+    Examples:
+
+    \b
+      mlrun sweep cancel 9d1e
+      mlrun cancel 9d1e
+    """
     from mlrun_cli.sweeps.cancel import cancel as cancel_sweep
 
     result = cancel_sweep(tracking_uri, sweep_ref)

@@ -7,14 +7,21 @@ from typing import Any
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.options import json_option
+from mlrun_cli.cli.options import Command, json_option
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("uri", default=".")
 @json_option
 def validate(uri: str, as_json: bool) -> None:
-    """Check a project and show its entry points, parameters and environment."""
+    """Check a project and show its entry points, parameters and environment.
+
+    Examples:
+
+    \b
+      mlrun validate examples/iris-classification
+      mlrun validate https://host/org/repo.git#sub/dir --json
+    """
     from mlrun_cli.project.mlproject import load_project
     from mlrun_cli.sources.resolve import resolve_source
 
