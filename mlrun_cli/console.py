@@ -122,12 +122,20 @@ def table(
     if not _is_terminal(sys.stdout):
         _plain_table(title, columns, rows, show_header=kwargs.get("show_header", True))
         return
+    kwargs.setdefault("keep", 1)
     from rich import box
     from rich.table import Table
 
+    keep = kwargs.pop("keep", 1)
     t = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", **kwargs)
-    for col in columns:
-        t.add_column(col, overflow="fold")
+    for i, col in enumerate(columns):
+        # The first `keep` columns (ids, statuses, dates) never wrap: narrower columns are
+        # cut short first, with an ellipsis.
+        if i < keep:
+            width = max([len(col), *(len(str(row[i])) for row in rows if i < len(row))])
+            t.add_column(col, no_wrap=True, min_width=width)
+        else:
+            t.add_column(col, overflow="ellipsis", no_wrap=True)
     for row in rows:
         t.add_row(*("" if v is None else redact(str(v)) for v in row))
     rich_console().print(t)

@@ -18,6 +18,15 @@ def tracking_option(f: F) -> F:
     )(f)
 
 
+def read_tracking_option(f: F) -> F:
+    """--tracking-uri of a command that only reads the store."""
+    return click.option(
+        "--tracking-uri",
+        envvar=None,
+        help="Store to read (default: MLRUN_TRACKING_URI, else ./.mlrun).",
+    )(f)
+
+
 def backend_options(f: F) -> F:
     f = click.option(
         "--detach", is_flag=True, help="Submit, print the run and job ids, and exit (clusters)."

@@ -119,3 +119,45 @@ def data_context(tags: Any) -> str:
         if isinstance(tag, dict) and tag.get("key") == "mlflow.data.context":
             return str(tag.get("value"))
     return ""
+
+
+COLUMN_ENTITIES = ("params", "metrics", "tags")
+
+
+def parse_columns(text: str | None) -> list[str] | None:
+    """`params.C,metrics.accuracy,tags.x` -> the keys; None when not given."""
+    if text is None:
+        return None
+    import click
+
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    for key in keys:
+        entity, dot, name = key.partition(".")
+        if not dot or not name or entity not in COLUMN_ENTITIES:
+            raise click.BadParameter(
+                f"{key!r}: use params.NAME, metrics.NAME or tags.NAME", param_hint="--columns"
+            )
+    return keys
+
+
+def default_columns(runs: Sequence[Any], metrics: int = 4, params: int = 3) -> list[str]:
+    """The metrics most of `runs` share (most common first) and the params whose values
+    differ between them: what tells the runs apart."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for key in run.metrics:
+            counts[key] = counts.get(key, 0) + 1
+    shared = sorted(counts, key=lambda k: (-counts[k], k))[:metrics]
+    differing = sorted(
+        k for k in {k for r in runs for k in r.params} if len({r.params.get(k) for r in runs}) > 1
+    )[:params]
+    return [*(f"metrics.{k}" for k in shared), *(f"params.{k}" for k in differing)]
+
+
+def column_value(run: Any, key: str) -> str:
+    """The value of column `key` (params.NAME, metrics.NAME, tags.NAME) for `run`."""
+    entity, _, name = key.partition(".")
+    if entity == "metrics":
+        metric = run.metrics.get(name)
+        return fmt_value(metric.value) if metric is not None else ""
+    return str((run.params if entity == "params" else run.tags).get(name, ""))

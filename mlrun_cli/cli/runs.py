@@ -8,8 +8,18 @@ from typing import Any
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.options import Group, json_option, tracking_option
-from mlrun_cli.cli.render import ENVIRONMENT, fmt_duration, fmt_time, fmt_value, run_to_dict
+from mlrun_cli import tags as T
+from mlrun_cli.cli.options import Group, json_option, read_tracking_option, tracking_option
+from mlrun_cli.cli.render import (
+    ENVIRONMENT,
+    column_value,
+    default_columns,
+    fmt_duration,
+    fmt_time,
+    fmt_value,
+    parse_columns,
+    run_to_dict,
+)
 from mlrun_cli.cli.stores import open_runs_store
 from mlrun_cli.errors import TrackingError
 
@@ -60,7 +70,16 @@ def _experiment_ids(store: Any, ids: Sequence[str], name: str | None) -> list[st
     "--limit", default=50, show_default=True, type=click.IntRange(1), help="Show at most this many."
 )
 @click.option("--all", "include_deleted", is_flag=True, help="Include deleted runs.")
-@tracking_option
+@click.option(
+    "--columns",
+    metavar="KEYS",
+    help="Comma-separated columns after the fixed ones, e.g. params.C,metrics.accuracy,tags.x "
+    "(default: the metrics most runs share, the params that differ).",
+)
+@click.option(
+    "--no-children", is_flag=True, help="Hide sweep trials and nested runs (show their parents)."
+)
+@read_tracking_option
 @json_option
 def runs_list(
     experiment_ids: Sequence[str],
@@ -70,10 +89,22 @@ def runs_list(
     order_by: Sequence[str],
     limit: int,
     include_deleted: bool,
+    columns: str | None,
+    no_children: bool,
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
     """List runs, newest first.
+
+    \b
+    --filter takes MLflow's search syntax, clauses joined by AND (no OR):
+      metrics.<key> = != < <= > >= a number (the latest value)
+      params.<key>, tags.<key> = != LIKE ILIKE IN NOT IN 'a string' or ('a', 'b')
+      attributes.status, run_name, run_id, user_id, lifecycle_stage: as params
+      attributes.start_time, end_time, exit_code, experiment_id: as metrics (times in ms)
+    Keys with other characters are quoted with backticks. LIKE is case-sensitive (% and _).
+    --order-by takes metrics.<key>, params.<key>, tags.<key> or attributes.<name>, then ASC
+    (default) or DESC; runs without the key come last.
 
     Examples:
 
@@ -89,22 +120,32 @@ def runs_list(
             raise click.BadParameter(
                 f"{s!r}; use one of {', '.join(STATUSES)}", param_hint="--status"
             )
+    extra = parse_columns(columns)
     store = open_runs_store(tracking_uri)
     found = store.search_runs(
         _experiment_ids(store, experiment_ids, experiment_name) or None,
         [s.upper() for s in statuses] or None,
-        limit,
+        limit + 1,  # one more says whether the limit cut the list
         include_deleted=include_deleted,
         filter_string=filter_string,
         order_by=order_by,
     )
+    more = len(found) > limit
+    found = found[:limit]
+    if no_children:
+        found = [r for r in found if T.SWEEP_ID not in r.tags and T.PARENT_RUN not in r.tags]
     if as_json:
         console.json_out({"schema": "mlrun.runs/1", "runs": [run_to_dict(r) for r in found]})
         return
     if not found:
-        console.info(f"no runs in {store.uri}")
+        narrowed = filter_string or statuses or experiment_ids or experiment_name or no_children
+        console.info(
+            f"no runs match the filter in {store.shown}"
+            if narrowed
+            else f"no runs in {store.shown}"
+        )
         return
-    metric_keys = sorted({k for r in found for k in r.metrics})[:4]
+    keys = extra if extra is not None else default_columns(found)
     rows = [
         (
             r.run_id[:8],
@@ -112,14 +153,15 @@ def runs_list(
             r.status,
             fmt_time(r.start_time),
             fmt_duration(r.start_time, r.end_time),
-            r.tags.get("mlflow.project.entryPoint", ""),
-            *(fmt_value(r.metrics[k].value) if k in r.metrics else "" for k in metric_keys),
+            r.tags.get(T.ENTRY_POINT, ""),
+            *(column_value(r, k) for k in keys),
         )
         for r in found
     ]
-    console.table(
-        None, ["run", "name", "status", "started", "duration", "entry", *metric_keys], rows
-    )
+    header = ["run", "name", "status", "started", "duration", "entry"]
+    console.table(None, [*header, *(k.split(".", 1)[1] for k in keys)], rows, keep=4)
+    if more:
+        console.info(f"{limit} runs shown, more match; raise --limit to see them")
 
 
 @runs.command("compare")

@@ -73,7 +73,7 @@ class Clause:
     value: float | str | tuple[str, ...]
 
 
-def _tokens(text: str) -> list[Token]:
+def _tokens(text: str, what: str = "filter") -> list[Token]:
     tokens, pos = [], 0
     while pos < len(text):
         if text[pos:].strip() == "":
@@ -81,7 +81,7 @@ def _tokens(text: str) -> list[Token]:
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
             start = len(text) - len(text[pos:].lstrip())
-            raise _error(text, start, f"unexpected character {text[start]!r}")
+            raise _error(text, start, f"unexpected character {text[start]!r}", what)
         kind = m.lastgroup or ""
         start = m.start(kind)
         tokens.append(Token(kind, m.group(kind), start))
@@ -89,9 +89,10 @@ def _tokens(text: str) -> list[Token]:
     return tokens
 
 
-def _error(text: str, pos: int, message: str) -> FilterError:
+def _error(text: str, pos: int, message: str, what: str = "filter") -> FilterError:
     return FilterError(
-        f"filter {text!r}: {message} at column {pos + 1}; see 'Filtering runs' in the README"
+        f"{what} {text!r}: {message} at column {pos + 1}; the grammar is in "
+        "'mlrun runs list --help'"
     )
 
 
@@ -103,9 +104,10 @@ def _unquote(tok: Token) -> str:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, what: str = "filter") -> None:
         self.text = text
-        self.toks = _tokens(text)
+        self.what = what  # what the text is, for messages: the filter, or an --order-by
+        self.toks = _tokens(text, what)
         self.i = 0
 
     def peek(self) -> Token | None:
@@ -114,12 +116,12 @@ class _Parser:
     def take(self, what: str) -> Token:
         tok = self.peek()
         if tok is None:
-            raise _error(self.text, len(self.text), f"expected {what}, found the end")
+            raise _error(self.text, len(self.text), f"expected {what}, found the end", self.what)
         self.i += 1
         return tok
 
     def fail(self, tok: Token, message: str) -> FilterError:
-        return _error(self.text, tok.pos, f"{message}, found {tok.text!r}")
+        return _error(self.text, tok.pos, f"{message}, found {tok.text!r}", self.what)
 
     def identifier(self) -> tuple[str, str, Token]:
         first = self.take("an identifier such as metrics.accuracy")
@@ -210,7 +212,7 @@ def parse_order_by(items: Sequence[str]) -> list[OrderBy]:
     """``metrics.accuracy DESC``, ``attributes.start_time``, ``params.C ASC``."""
     result = []
     for item in items:
-        parser = _Parser(item)
+        parser = _Parser(item, "--order-by")
         entity, key, _ = parser.identifier()
         descending = False
         tok = parser.peek()

@@ -47,9 +47,9 @@ def test_list_plain(cli_run: Cli, store: SqliteStore) -> None:
     result = cli_run("runs", "list")
     assert result.exit_code == 0
     assert result.stdout == (
-        "run       name   status    started              duration  entry  acc\n"
-        "bbbb2222  run-1  FAILED    2023-11-14 22:13:21  2.5s      main   0.8\n"
-        "aaaa1111  run-0  FINISHED  2023-11-14 22:13:20  2.5s      main   0.95\n"
+        "run       name   status    started              duration  entry  acc   C\n"
+        "bbbb2222  run-1  FAILED    2023-11-14 22:13:21  2.5s      main   0.8   10\n"
+        "aaaa1111  run-0  FINISHED  2023-11-14 22:13:20  2.5s      main   0.95  1\n"
     )
 
 
@@ -71,7 +71,7 @@ def test_list_bad_filter(cli_run: Cli, store: SqliteStore) -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         "error: filter 'metrics.acc >> 1': expected a number, found '>' at column 14; "
-        "see 'Filtering runs' in the README\n"
+        "the grammar is in 'mlrun runs list --help'\n"
     )
 
 
