@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mlrun_cli import console
-from mlrun_cli.cli.options import Group, json_option, tracking_option
+from mlrun_cli.cli.options import Group, json_option, read_tracking_option, tracking_option
 
 
 @click.group(cls=Group)
@@ -36,7 +36,7 @@ def _as_dict(exp) -> dict[str, object]:  # type: ignore[no-untyped-def]
 
 
 @experiments.command("list")
-@tracking_option
+@read_tracking_option
 @json_option
 def experiments_list(tracking_uri: str | None, as_json: bool) -> None:
     """Every experiment of the store.

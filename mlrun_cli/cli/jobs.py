@@ -13,7 +13,7 @@ import click
 
 from mlrun_cli import console
 from mlrun_cli import tags as T
-from mlrun_cli.cli.options import Command, Group, json_option, tracking_option
+from mlrun_cli.cli.options import Command, Group, json_option, read_tracking_option, tracking_option
 from mlrun_cli.cli.stores import open_cli_store
 from mlrun_cli.store.base import Store
 
@@ -93,7 +93,7 @@ def status_rows(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
 @click.command("status", cls=Command)
 @click.argument("run_ref", metavar="RUN", required=False)
 @click.option("--sweep", "sweep_ref", metavar="SWEEP", help="Every trial of this sweep.")
-@tracking_option
+@read_tracking_option
 @json_option
 def runs_status(
     run_ref: str | None, sweep_ref: str | None, tracking_uri: str | None, as_json: bool
@@ -151,7 +151,7 @@ def runs_status(
 @click.command("logs", cls=Command)
 @click.argument("run_ref", metavar="RUN")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends.")
-@tracking_option
+@read_tracking_option
 def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
     """Print a run's output log (local or submitted); --follow reattaches to a running one.
 

@@ -167,7 +167,7 @@ def runs_list(
 @runs.command("compare")
 @click.argument("run_ids", nargs=-1, required=True)
 @click.option("--all-rows", is_flag=True, help="Also show rows that are the same for every run.")
-@tracking_option
+@read_tracking_option
 @json_option
 def runs_compare(
     run_ids: Sequence[str], all_rows: bool, tracking_uri: str | None, as_json: bool

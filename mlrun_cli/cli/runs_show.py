@@ -8,7 +8,7 @@ import click
 
 from mlrun_cli import console
 from mlrun_cli import tags as T
-from mlrun_cli.cli.options import Command, json_option, tracking_option
+from mlrun_cli.cli.options import Command, json_option, read_tracking_option
 from mlrun_cli.cli.render import (
     ENVIRONMENT,
     PROVENANCE,
@@ -28,7 +28,7 @@ from mlrun_cli.store.mlflow_messages import json_number
 
 @click.command("show", cls=Command)
 @click.argument("run_id")
-@tracking_option
+@read_tracking_option
 @json_option
 def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     """Show one run (a unique id prefix is enough).

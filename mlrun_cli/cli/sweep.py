@@ -15,6 +15,7 @@ from mlrun_cli.cli.options import (
     backend_options,
     env_manager_option,
     json_option,
+    read_tracking_option,
     tracking_option,
 )
 from mlrun_cli.cli.perform import print_detached
@@ -288,7 +289,7 @@ def resume(
     help="Which value of the metric ranks a trial: its last, smallest or largest.",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="Comma-separated values for spreadsheets.")
-@tracking_option
+@read_tracking_option
 @json_option
 def show(
     sweep_ref: str,
@@ -322,7 +323,7 @@ def show(
 
 
 @sweep.command("list")
-@tracking_option
+@read_tracking_option
 @json_option
 def list_(tracking_uri: str | None, as_json: bool) -> None:
     """Sweeps of the store, newest first.
