@@ -34,6 +34,10 @@ from mlrun_cli.values import valueclass
 
 __all__ = ["Plan", "RunRequest", "RunResult", "execute_run", "plan"]
 
+# A command that exits 2 this soon after it started most likely refused its arguments
+# (argparse and click exit 2 on a usage error).
+REJECTED_WITHIN_S = 10.0
+
 
 @valueclass
 class RunResult:
@@ -114,6 +118,7 @@ def _perform(
             env=env,
         )
         console.detail(f"run {run_id}: {p.command}")
+        t_command = time.monotonic()
         outcome = launch(
             p.command,
             cwd=p.project.dir,
@@ -127,6 +132,9 @@ def _perform(
         )
         exit_code = outcome.exit_code
         status = outcome.status(recorder.child_status())
+        if exit_code == 2 and time.monotonic() - t_command < REJECTED_WITHIN_S:
+            # Exit 2 is also mlrun's own "bad input": say whose it was.
+            console.warn(f"the command rejected its arguments (exit 2): {p.command}")
     finally:
         if recorder is not None:
             recorder.close(status)

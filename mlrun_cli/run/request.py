@@ -107,6 +107,7 @@ def _plan(req: RunRequest, source: Source) -> Plan:
     project = load_project(source.dir)
     entry = project.entry_point(req.entry_point)
     params = resolve(entry, req.params, project_dir=project.dir)
+    _warn_close_names(entry, params.extra)
     command = render_command(entry, params)
     manager = req.env_manager or default_manager(project)
     if project.env.kind == "docker_env" and req.env_manager is None:
@@ -122,3 +123,23 @@ def _plan(req: RunRequest, source: Source) -> Plan:
         for k, v in req.params.items()
     }
     return Plan(source, project, entry, params, command, manager, given)
+
+
+def _warn_close_names(entry: EntryPoint, extra: Mapping[str, str]) -> None:
+    """An undeclared parameter is appended as --name value (as MLflow does); one whose name is
+    close to a declared one is most likely a typo: say so, once, before anything runs."""
+    if not extra or not entry.parameters:
+        return
+    import difflib
+
+    from mlrun_cli import console
+
+    declared = list(entry.parameters)
+    for name in extra:
+        by_case = [d for d in declared if d.lower() == name.lower()]
+        close = by_case or difflib.get_close_matches(name, declared, n=1, cutoff=0.75)
+        if close:
+            console.warn(
+                f"-P {name}=... is not a parameter of entry point {entry.name!r} and is passed "
+                f"as --{name}; did you mean -P {close[0]}=...?"
+            )
