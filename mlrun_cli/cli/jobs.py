@@ -152,7 +152,8 @@ def runs_status(
 @click.argument("run_ref", metavar="RUN")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing until the run ends.")
 @read_tracking_option
-def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
+@json_option
+def logs(run_ref: str, follow: bool, tracking_uri: str | None, as_json: bool) -> None:
     """Print a run's output log (local or submitted); --follow reattaches to a running one.
 
     Examples:
@@ -160,6 +161,10 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
     \b
       mlrun logs 3f2a9c1b
       mlrun logs 3f2a9c1b --follow
+      mlrun logs 3f2a9c1b --follow --json | jq .status
+
+    With --json the log goes to stderr and one object (run id, status, exit code, log file)
+    to stdout at the end.
     """
     from mlrun_cli.cluster.follow import Tail
     from mlrun_cli.cluster.reconcile import refresh
@@ -169,11 +174,13 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
     store = open_cli_store(tracking_uri)
     run_id = store.resolve_run_id(run_ref)
     log = store.artifact_dir(run_id) / OUTPUT_LOG
-    tail = Tail(log, sys.stdout.buffer)
+    tail = Tail(log, sys.stderr.buffer if as_json else sys.stdout.buffer)
     tail.pump()
     if not follow:
         if not log.exists():
             console.info(f"run {run_id[:8]} has no output yet")
+        if as_json:
+            _logs_json(store, run_id, log)
         return
     from mlrun_cli.run.signals import Signals
 
@@ -189,8 +196,24 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None) -> None:
                     tail.pump()
                     break
             time.sleep(0.1)
+    if as_json:
+        _logs_json(store, run_id, log)
+        return
     run = store.get_run(run_id)
     console.info(f"run {run_id[:8]} {run.status}")
+
+
+def _logs_json(store: Store, run_id: str, log: Path) -> None:
+    run = store.get_run(run_id)
+    console.json_out(
+        {
+            "schema": "mlrun.logs/1",
+            "run_id": run_id,
+            "status": run.status,
+            "exit_code": run.exit_code,
+            "log": str(log) if log.exists() else None,
+        }
+    )
 
 
 # -- cancel --------------------------------------------------------------------------------

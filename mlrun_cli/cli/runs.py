@@ -269,7 +269,8 @@ def runs_restore(run_ids: Sequence[str], tracking_uri: str | None, as_json: bool
 
 @runs.command("sync")
 @tracking_option
-def runs_sync(tracking_uri: str | None) -> None:
+@json_option
+def runs_sync(tracking_uri: str | None, as_json: bool) -> None:
     """Send what could not reach the MLflow server during runs (kept on disk meanwhile).
 
     Examples:
@@ -282,8 +283,13 @@ def runs_sync(tracking_uri: str | None) -> None:
     server = store.server()
     if server is None:
         console.info(f"{store.uri} is a local store; nothing to sync")
+        if as_json:
+            console.json_out({"schema": "mlrun.sync/1", "store": store.shown, "synced": []})
         return
     done = server.sync()
+    if as_json:
+        console.json_out({"schema": "mlrun.sync/1", "store": store.shown, "synced": done})
+        return
     console.info(
         f"synced {len(done)} run{'s' if len(done) != 1 else ''}"
         + (f": {', '.join(d[:8] for d in done)}" if done else "")
