@@ -156,15 +156,15 @@ def runs_status(
 def logs(run_ref: str, follow: bool, tracking_uri: str | None, as_json: bool) -> None:
     """Print a run's output log (local or submitted); --follow reattaches to a running one.
 
+    With --json the log goes to stderr and one object (run id, status, exit code, log file)
+    to stdout at the end.
+
     Examples:
 
     \b
       mlrun logs 3f2a9c1b
       mlrun logs 3f2a9c1b --follow
       mlrun logs 3f2a9c1b --follow --json | jq .status
-
-    With --json the log goes to stderr and one object (run id, status, exit code, log file)
-    to stdout at the end.
     """
     from mlrun_cli.cluster.follow import Tail
     from mlrun_cli.cluster.reconcile import refresh
