@@ -31,6 +31,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "cancel": "mlrun_cli.cli.jobs:cancel",
     "backend": "mlrun_cli.cli.jobs:backend",
     "completion": "mlrun_cli.cli.completion:completion",
+    "artifacts": "mlrun_cli.cli.artifacts:artifacts",
 }
 
 

@@ -103,17 +103,6 @@ def provenance_rows(tags: Any) -> list[tuple[str, str]]:
     return [(label, tags[tag]) for label, tag in PROVENANCE if tag in tags]
 
 
-def list_artifacts(root: Path) -> list[dict[str, Any]]:
-    if not root.is_dir():
-        return []
-    found = []
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            full = Path(dirpath) / name
-            found.append({"path": str(full.relative_to(root)), "size": full.stat().st_size})
-    return sorted(found, key=lambda a: str(a["path"]))
-
-
 def data_context(tags: Any) -> str:
     for tag in tags or []:
         if isinstance(tag, dict) and tag.get("key") == "mlflow.data.context":
@@ -161,3 +150,81 @@ def column_value(run: Any, key: str) -> str:
         metric = run.metrics.get(name)
         return fmt_value(metric.value) if metric is not None else ""
     return str((run.params if entity == "params" else run.tags).get(name, ""))
+
+
+EXPORT_FORMATS = ("csv", "tsv", "json", "parquet")
+_ATTRIBUTES = ("run_id", "name", "experiment_id", "status", "start_time", "end_time",
+               "duration_s", "exit_code", "user", "command", "lifecycle_stage", "artifact_uri")  # fmt: skip
+
+
+def export_rows(runs: Sequence[Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns (attributes, then params., metrics., tags. sorted) and one row a run."""
+    rows = []
+    keys: dict[str, set[str]] = {"params": set(), "metrics": set(), "tags": set()}
+    for run in runs:
+        d = run_to_dict(run)
+        row = {k: d[k] for k in _ATTRIBUTES}
+        for k, v in run.params.items():
+            row[f"params.{k}"] = v
+        for k, m in run.metrics.items():
+            row[f"metrics.{k}"] = json_number(m.value)
+        for k, v in run.tags.items():
+            row[f"tags.{k}"] = v
+        for entity in keys:
+            keys[entity].update(getattr(run, entity))
+        rows.append(row)
+    columns = [*_ATTRIBUTES]
+    for entity in ("params", "metrics", "tags"):
+        columns += [f"{entity}.{k}" for k in sorted(keys[entity])]
+    return columns, rows
+
+
+def export_runs(runs: Sequence[Any], fmt: str, output: Path | None) -> None:
+    """Write `runs` in `fmt` to `output` (a file, atomically) or stdout."""
+    import sys
+
+    columns, rows = export_rows(runs)
+    if fmt == "parquet":
+        _write_parquet(columns, rows, output)
+        return
+    if fmt == "json":
+        import json
+
+        text = json.dumps([{c: r.get(c) for c in columns} for r in rows], indent=2) + "\n"
+    else:
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
+        writer.writerow(columns)
+        for r in rows:
+            writer.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+        text = buf.getvalue()
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, output)
+
+
+def _write_parquet(columns: list[str], rows: list[dict[str, Any]], output: Path | None) -> None:
+    from mlrun_cli.errors import MlrunError
+
+    if output is None:
+        raise MlrunError("--format parquet writes a file: pass -o FILE")
+    try:
+        import pyarrow as pa  # type: ignore[import-not-found,unused-ignore]
+        import pyarrow.parquet as pq  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise MlrunError(
+            "--format parquet needs pyarrow: pip install pyarrow (or use csv, tsv or json)"
+        ) from None
+    table = pa.table(
+        {c: [None if r.get(c) is None else str(r.get(c)) for r in rows] for c in columns}
+    )
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,6 +13,7 @@ from mlrun_cli import tags as T
 from mlrun_cli.cli.options import Group, json_option, read_tracking_option, tracking_option
 from mlrun_cli.cli.render import (
     ENVIRONMENT,
+    EXPORT_FORMATS,
     column_value,
     default_columns,
     fmt_duration,
@@ -162,6 +164,66 @@ def runs_list(
     console.table(None, [*header, *(k.split(".", 1)[1] for k in keys)], rows, keep=4)
     if more:
         console.info(f"{limit} runs shown, more match; raise --limit to see them")
+
+
+@runs.command("export")
+@click.option("--experiment-id", "experiment_ids", multiple=True, help="Only these experiments.")
+@click.option("--experiment-name", help="Only this experiment.")
+@click.option("--filter", "filter_string", metavar="EXPR", help="As for 'mlrun runs list'.")
+@click.option(
+    "--order-by", "order_by", multiple=True, metavar="KEY [ASC|DESC]", help="As for 'runs list'."
+)
+@click.option(
+    "--limit", default=100_000, show_default=True, type=click.IntRange(1), help="At most this many."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default="csv",
+    show_default=True,
+    help="csv, tsv, json (one object a run, in a list) or parquet (needs pyarrow).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File (default: stdout).",
+)
+@read_tracking_option
+def runs_export(
+    experiment_ids: Sequence[str],
+    experiment_name: str | None,
+    filter_string: str | None,
+    order_by: Sequence[str],
+    limit: int,
+    fmt: str,
+    output: Path | None,
+    tracking_uri: str | None,
+) -> None:
+    """Write runs as a table for spreadsheets and data tools: one row a run, a column for
+    each attribute, param, metric (latest value) and tag.
+
+    Examples:
+
+    \b
+      mlrun runs export -o runs.csv
+      mlrun runs export --filter "metrics.accuracy > 0.9" --format json -o good.json
+      mlrun runs export --format parquet -o runs.parquet
+    """
+    from mlrun_cli.cli.render import export_runs
+
+    store = open_runs_store(tracking_uri)
+    found = store.search_runs(
+        _experiment_ids(store, experiment_ids, experiment_name) or None,
+        None,
+        limit,
+        filter_string=filter_string,
+        order_by=order_by,
+    )
+    export_runs(found, fmt, output)
+    if output is not None:
+        console.info(f"{len(found)} run{'s' if len(found) != 1 else ''} written to {output}")
 
 
 @runs.command("compare")

@@ -16,12 +16,12 @@ from mlrun_cli.cli.render import (
     fmt_duration,
     fmt_time,
     fmt_value,
-    list_artifacts,
     provenance_rows,
     run_to_dict,
     sparkline,
 )
 from mlrun_cli.cli.stores import open_runs_store
+from mlrun_cli.store.artifacts import list_artifacts
 from mlrun_cli.store.base import Metric, Run
 from mlrun_cli.store.mlflow_messages import json_number
 
@@ -41,12 +41,8 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     """
     store = open_runs_store(tracking_uri)
     run = store.get_run(run_id)
-    server, index = store.server(), store.index()
-    artifacts = (
-        server.list_artifacts(run.run_id)
-        if server is not None
-        else list_artifacts(store.artifact_dir(run.run_id))
-    )
+    index = store.index()
+    artifacts = list_artifacts(store, run.run_id)
     histories = {k: store.metric_history(run.run_id, k) for k in sorted(run.metrics)}
     models = index.run_models(run.run_id) if index is not None else []
     inputs = index.run_inputs(run.run_id) if index is not None else []

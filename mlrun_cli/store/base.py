@@ -232,6 +232,10 @@ class ServerStore(Store, Protocol):
 
     def list_artifacts(self, run_id: str) -> list[dict[str, object]]: ...
 
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """One artifact's content (`path` as `list_artifacts` names it)."""
+        ...
+
     def sync(self) -> list[str]:
         """Send writes spooled while the server was unreachable; returns what was sent."""
         ...

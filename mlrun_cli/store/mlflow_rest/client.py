@@ -71,8 +71,10 @@ class RestClient:
         query: Mapping[str, Any] | None = None,
         raw: bytes | None = None,
         api: str = API,
+        binary: bool = False,
     ) -> Any:
-        """One REST call with retries; returns the decoded JSON (or {} for an empty body)."""
+        """One REST call with retries; returns the decoded JSON (or {} for an empty body), or
+        the body's bytes with `binary` (an artifact's content)."""
         # Imported here: urllib.request is slow to import and only a server store needs it.
         import urllib.error
         import urllib.request
@@ -90,6 +92,8 @@ class RestClient:
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     payload = resp.read()
+                if binary:
+                    return payload
                 return json.loads(payload) if payload.strip() else {}
             except urllib.error.HTTPError as exc:
                 text = exc.read().decode("utf-8", "replace")

@@ -310,6 +310,17 @@ class MlflowRestStore:
                     found.append({"path": rel, "size": int(f.get("file_size") or 0)})
         return sorted(found, key=lambda a: a["path"])
 
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """The content of the run's artifact `path` from the server's artifact proxy."""
+        try:
+            prefix = self._fetch_artifact_uri(run_id).split(":", 1)[1].lstrip("/")
+        except IndexError:
+            raise TrackingError(f"run {run_id[:8]} has no artifacts on the server") from None
+        data: bytes = self.client.request(
+            "GET", quote(f"/{prefix}/{path}"), api=ARTIFACTS_API, binary=True
+        )
+        return data
+
     def sync(self) -> list[str]:
         """Send every spooled write and upload of this server's runs; return the run ids done."""
         root = self._spool_root()
