@@ -34,9 +34,31 @@ def tool_path(kind: PathKind) -> Path:
     return root if kind == "cache" else root / kind
 
 
+STORE_DIR = ".mlrun"
+
+
 def default_store_dir() -> Path:
-    """The embedded store of the current directory: ``./.mlrun``."""
-    return Path.cwd() / ".mlrun"
+    """The embedded store, found as git finds its repository: the nearest ``.mlrun`` holding
+    a store in the current directory or a parent; else ``./.mlrun`` (created on first write).
+
+    The search never goes above the home directory (from inside it), nor above a directory
+    named in ``MLRUN_STORE_CEILING`` (paths separated by ``os.pathsep``, like git's
+    GIT_CEILING_DIRECTORIES).
+    """
+    cwd = Path.cwd()
+    ceilings = {
+        Path(c).absolute() for c in os.environ.get("MLRUN_STORE_CEILING", "").split(os.pathsep) if c
+    }
+    home = Path.home().absolute()
+    if home == cwd or home in cwd.parents:
+        ceilings.add(home)
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / STORE_DIR
+        if (candidate / "mlrun.db").is_file():
+            return candidate
+        if folder in ceilings:
+            break
+    return cwd / STORE_DIR
 
 
 # Inside a run's folder (`Store.run_dir`): what the child logs, and (below its artifacts) the

@@ -58,6 +58,7 @@ def isolated(
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "120")
     monkeypatch.setenv("MLRUN_KILL_GRACE", "3")
+    monkeypatch.setenv("MLRUN_STORE_CEILING", str(tmp_path))  # no store above the test's
     monkeypatch.chdir(work)
     console.reset()
     reset_caches()
@@ -98,7 +99,7 @@ def mlrun() -> Callable[..., subprocess.CompletedProcess[str]]:
     return call
 
 
-def live_in_group(pgid: int, timeout: float = 2.0) -> bool:
+def live_in_group(pgid: int, timeout: float = 10.0) -> bool:
     """True if a live (non-zombie) process is in group `pgid` after up to `timeout` seconds.
 
     Orphans are reaped by PID 1 (which may be slow, or absent in a container), so zombies
