@@ -24,6 +24,7 @@ from mlrun_cli.cli.render import (
 )
 from mlrun_cli.cli.stores import open_runs_store
 from mlrun_cli.errors import TrackingError
+from mlrun_cli.store.base import Run
 
 
 @click.group(cls=Group)
@@ -147,6 +148,11 @@ def runs_list(
             else f"no runs in {store.shown}"
         )
         return
+    _print_runs(found, extra, limit if more else None)
+
+
+def _print_runs(found: Sequence[Run], extra: list[str] | None, cut_at: int | None) -> None:
+    """The runs table; `cut_at`: the limit that cut the list."""
     keys = extra if extra is not None else default_columns(found)
     rows = [
         (
@@ -162,8 +168,8 @@ def runs_list(
     ]
     header = ["run", "name", "status", "started", "duration", "entry"]
     console.table(None, [*header, *(k.split(".", 1)[1] for k in keys)], rows, keep=4)
-    if more:
-        console.info(f"{limit} runs shown, more match; raise --limit to see them")
+    if cut_at is not None:
+        console.info(f"{cut_at} runs shown, more match; raise --limit to see them")
 
 
 @runs.command("export")

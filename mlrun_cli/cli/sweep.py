@@ -143,10 +143,7 @@ def start(
     tracking_uri: str | None,
     as_json: bool,
 ) -> None:
-    """Start a sweep of URI's entry point: one trial per combination (grid) or draw (random).
-
-    `mlrun sweep URI ...` is the same as `mlrun sweep start URI ...`. The sweep id is printed
-    first; Ctrl-C stops it, and `mlrun sweep resume SWEEP` continues it.
+    """Start a sweep of URI's entry point (`mlrun sweep URI ...` is the same command).
 
     Examples:
 

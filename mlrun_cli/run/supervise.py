@@ -124,6 +124,28 @@ _WATCHED = (
 )
 
 
+def _spawn(command: str, cwd: Path, env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `command` watched (see _WATCHED); the process and the lifeline's held end."""
+    lifeline, held = os.pipe()  # `held` stays open exactly as long as this process lives
+    try:
+        proc = subprocess.Popen(
+            ["bash", "-c", _WATCHED, "mlrun", command, str(lifeline)],
+            cwd=cwd,
+            env=dict(env),
+            stdin=None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            pass_fds=(lifeline,),
+        )
+    except BaseException:
+        os.close(held)
+        raise
+    finally:
+        os.close(lifeline)
+    return proc, held
+
+
 def execute(
     command: str,
     *,
@@ -150,24 +172,8 @@ def execute(
     sys.stdout.flush()
     sys.stderr.flush()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    lifeline, held = os.pipe()  # see _WATCHED: `held` stays open exactly as long as we live
     with open(log_path, "ab") as log:
-        try:
-            proc = subprocess.Popen(
-                ["bash", "-c", _WATCHED, "mlrun", command, str(lifeline)],
-                cwd=cwd,
-                env=dict(env),
-                stdin=None,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                pass_fds=(lifeline,),
-            )
-        except BaseException:
-            os.close(held)
-            raise
-        finally:
-            os.close(lifeline)
+        proc, held = _spawn(command, cwd, env)
         if group_file is not None:
             # Who holds the run: a finder that sees this group alive does not call it lost.
             with contextlib.suppress(OSError):
