@@ -28,6 +28,7 @@ class ServedRun:
         self.experiment_id = experiment_id
         self.user = user
         self.owned = {run_id}  # runs this endpoint may write: ours and the nested ones
+        self.models: set[str] = set()  # logged models created through this endpoint
         self.child_status: str | None = None  # a terminal status the child set on our run
 
     def run_arg(self, args: dict[str, Any]) -> str:
@@ -46,6 +47,21 @@ class ServedRun:
                 f"this endpoint only accepts writes to run {self.run_id} and the runs it created",
             )
         return run_id
+
+    def writable_model(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The logged model a request names, if this endpoint may write to it: one whose
+        source run is ours (or nested in ours), or one created through this endpoint."""
+        model_id = str(args.get("model_id") or "")
+        model = self.store.get_logged_model(model_id)
+        if model is None:
+            raise RestError("RESOURCE_DOES_NOT_EXIST", f"Logged model {model_id} not found")
+        if model.get("source_run_id") not in self.owned and model_id not in self.models:
+            raise RestError(
+                "PERMISSION_DENIED",
+                f"this endpoint only accepts writes to the logged models of run {self.run_id} "
+                "and the runs it created",
+            )
+        return model
 
     def run_json(self, run_id: str) -> dict[str, Any]:
         run = self.store.get_run(run_id)

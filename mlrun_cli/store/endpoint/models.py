@@ -27,6 +27,7 @@ def model_create(ep: ServedRun, path: str, args: dict[str, Any]) -> Any:
         mm.key_values(args.get("params"), "param"),
         mm.key_values(args.get("tags"), "tag"),
     )
+    ep.models.add(str(model["model_id"]))
     return {"model": mm.logged_model_to_json(model)}
 
 
@@ -42,13 +43,13 @@ def model_get(ep: ServedRun, path: str, args: dict[str, Any]) -> Any:
 
 
 def model_finalize(ep: ServedRun, path: str, args: dict[str, Any]) -> Any:
-    model = _model(ep, args)
+    model = ep.writable_model(args)
     ep.store.update_logged_model(str(model["model_id"]), status=args.get("status"))
     return {"model": mm.logged_model_to_json(_model(ep, args))}
 
 
 def model_tags(ep: ServedRun, path: str, args: dict[str, Any]) -> Any:
-    model = _model(ep, args)
+    model = ep.writable_model(args)
     ep.store.update_logged_model(
         str(model["model_id"]), tags=mm.key_values(args.get("tags"), "tag")
     )
