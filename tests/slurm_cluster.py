@@ -133,7 +133,7 @@ class LocalSlurm:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while not _munge_running():
             if self.munged.poll() is not None or time.monotonic() > deadline:
                 raise ClusterUnavailable("munged did not start (see /var/log/munge/munged.log)")
@@ -150,7 +150,7 @@ class LocalSlurm:
             )
         self.pids.append(proc.pid)
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:

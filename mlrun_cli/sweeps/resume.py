@@ -2,15 +2,25 @@
 
 FINISHED trials never run again; FAILED ones do with --retry-failed. A sweep planned on other
 sources than the ones found now is refused unless forced (the comparison is the spec hash).
+
+Resumes of one sweep that run at the same time are one generation, and a trial runs at most
+once per generation. The first resume (no other one is live) marks the lost trials and puts
+every trial to run again back to SCHEDULED. A resume that finds a live generation joins it: it
+claims SCHEDULED trials beside the others and puts back only trials that ended before the
+generation began, never one that a resume of this generation has just run and seen fail.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
-from mlrun_cli import tags
+from mlrun_cli import console, tags
 from mlrun_cli.errors import ParameterError
 from mlrun_cli.store.base import FAILED, KILLED, RUNNING, SCHEDULED, Run, RunIndex
 from mlrun_cli.sweeps.access import open_sweep_store
@@ -43,34 +53,116 @@ def resume(
     from mlrun_cli.sweeps.submit import sweep_target
 
     tgt = sweep_target(store, sweep.run_id, backend_config)
-    if tgt is not None:
-        from mlrun_cli.cluster.reconcile import sync
-
-        sync(store, store.tagged(tags.SWEEP_ID, sweep.run_id))
-        counts = trial_counts(store, sweep.run_id)
-        if counts.get(SCHEDULED, 0) + counts.get(RUNNING, 0):
-            raise ParameterError(
-                f"sweep {sweep.run_id[:8]} still has trials queued or running on {tgt.name}; "
-                f"wait for them or 'mlrun cancel {sweep.run_id[:8]}' first"
-            )
-    elif detach:
+    if tgt is None and detach:
         raise ParameterError("--detach needs a sweep submitted with --backend slurm")
-    _check_resumable(store, sweep, spec, retry_failed=retry_failed, force=force)
-    _mark_lost(store, sweep.run_id)
-    # Trials to run again go back to SCHEDULED once, here: a trial that fails again in this
-    # resume is not picked up a second time.
     again = (KILLED, FAILED) if retry_failed else (KILLED,)
-    for rid in store.tagged(tags.SWEEP_ID, sweep.run_id):
-        if store.get_run(rid).status in again:
-            store.set_status(rid, SCHEDULED)
-    store.set_status(sweep.run_id, RUNNING)
-    if tgt is not None:
-        from mlrun_cli.sweeps.submit import submit_sweep
+    folder = store.run_dir(sweep.run_id)
+    # A cluster resume is refused while trials are queued or running, so it never joins one.
+    with _Generation(folder) if tgt is None else contextlib.nullcontext() as generation:
+        # One resume of this sweep at a time decides what is lost and what runs again; the
+        # trials then run outside this lock, beside those of the other resumes.
+        with _deciding(folder):
+            if tgt is not None:
+                _refuse_active(store, sweep.run_id, tgt.name)
+            _check_resumable(store, sweep, spec, retry_failed=retry_failed, force=force)
+            if generation is None or generation.join():
+                _mark_lost(store, sweep.run_id)
+                _put_back(store, sweep.run_id, again, ended_before=None)
+            else:
+                console.info(
+                    f"sweep {sweep.run_id[:8]} is being resumed by another process too; "
+                    "this one runs its remaining trials beside it"
+                )
+                _put_back(store, sweep.run_id, again, ended_before=generation.started_ms)
+            store.set_status(sweep.run_id, RUNNING)
+        if tgt is not None:
+            from mlrun_cli.sweeps.submit import submit_sweep
 
-        return submit_sweep(
-            store, sweep.run_id, spec, tgt, jobs=jobs or 1, detach=detach, as_json=as_json
+            return submit_sweep(
+                store, sweep.run_id, spec, tgt, jobs=jobs or 1, detach=detach, as_json=as_json
+            )
+        return run_trials(
+            store, sweep.run_id, spec, jobs=jobs or 1, as_json=as_json, observer=observer
         )
-    return run_trials(store, sweep.run_id, spec, jobs=jobs or 1, as_json=as_json, observer=observer)
+
+
+@contextlib.contextmanager
+def _deciding(folder: Path) -> Iterator[None]:
+    """Hold the sweep's resume lock: one resume at a time marks, puts back, starts or joins."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".resume.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+class _Generation:
+    """This resume's part in the sweep's live generation, and when that generation began.
+
+    Every local resume holds a shared lock on the sweep's `.generation` file while it runs.
+    The one that finds no lock held begins a generation and writes its start time there. The
+    kernel drops a process's locks when it ends, however it ends (SIGKILL too), so a generation
+    is live exactly as long as one of its resumes runs, and a reused pid never looks like one.
+    `join` is called only under `_deciding`, so no two resumes look at the lock at once.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / ".generation"
+        self.fd: int | None = None
+        self.started_ms = 0
+
+    def __enter__(self) -> _Generation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None
+
+    def join(self) -> bool:
+        """Take part; True if this resume begins the generation (no other one is live)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # held shared by the live resumes: granted at once
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            # Unreadable, it puts back nothing: running a trial too few times beats twice.
+            self.started_ms = int(text) if text.isdigit() else 0
+            return False
+        self.started_ms = int(time.time() * 1000)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(self.started_ms).encode(), 0)
+        # Shared from here on, so later resumes join. The conversion is not atomic (flock(2)),
+        # which is fine: every other resume takes this lock only under `_deciding`.
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        return True
+
+
+def _put_back(
+    store: RunIndex, sweep_id: str, statuses: Sequence[str], *, ended_before: int | None
+) -> None:
+    """The sweep's trials in `statuses` go back to SCHEDULED, to run again.
+
+    With `ended_before`, only those that ended before then: a trial that ended since was run
+    by a resume of the live generation, and stays as it ended.
+    """
+    for run in store.load_runs(store.tagged(tags.SWEEP_ID, sweep_id)):
+        if run.status in statuses and (ended_before is None or (run.end_time or 0) < ended_before):
+            store.set_status(run.run_id, SCHEDULED)
+
+
+def _refuse_active(store: RunIndex, sweep_id: str, backend: str) -> None:
+    """A cluster sweep is resumed only once none of its trials is queued or running."""
+    from mlrun_cli.cluster.reconcile import sync
+
+    sync(store, store.tagged(tags.SWEEP_ID, sweep_id))
+    counts = trial_counts(store, sweep_id)
+    if counts.get(SCHEDULED, 0) + counts.get(RUNNING, 0):
+        raise ParameterError(
+            f"sweep {sweep_id[:8]} still has trials queued or running on {backend}; "
+            f"wait for them or 'mlrun cancel {sweep_id[:8]}' first"
+        )
 
 
 def _check_resumable(

@@ -233,22 +233,22 @@ def test_requeue_continues_the_same_run(mlrun: Mlrun, sleeper: Path, cluster: Lo
         "slurm", "--backend-config", config, "--detach",
     )  # fmt: skip
     wait_status(mlrun, sub["run_id"], {"RUNNING"})
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while "restart 0" not in mlrun("logs", sub["run_id"]).stdout:  # the command has started
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert cluster.run("scontrol", "requeue", sub["job_id"]).returncode == 0
-    row = wait_status(mlrun, sub["run_id"], {"SCHEDULED"}, timeout=30)
+    row = wait_status(mlrun, sub["run_id"], {"SCHEDULED"}, timeout=120)
     assert row["status"] == "SCHEDULED" and row["restarts"] == 1, row
     # Restarting before the node has released the job makes Slurm fail it ("credential
     # revoked"), so wait for the node to be idle again, as Slurm's own requeue delay does.
     while cluster.run("sinfo", "-h", "-N", "-o", "%T").stdout.strip() != "idle":
-        assert time.monotonic() < deadline + 30
+        assert time.monotonic() < deadline + 120
         time.sleep(0.2)
     time.sleep(1)
     update = cluster.run("scontrol", "update", f"JobId={sub['job_id']}", "StartTime=now")
     assert update.returncode == 0, update.stderr
-    row = wait_status(mlrun, sub["run_id"], {"FINISHED", "FAILED", "KILLED"}, timeout=60)
+    row = wait_status(mlrun, sub["run_id"], {"FINISHED", "FAILED", "KILLED"}, timeout=120)
     assert row["status"] == "FINISHED", row
     assert row["restarts"] == 1
     runs = run_json(mlrun, "runs", "list")["runs"]
@@ -264,13 +264,13 @@ def test_job_gone_without_an_exit_code_is_lost(
 ) -> None:
     sub = submit_detached(mlrun, str(sleeper), "-P", "n=0", "--env-manager", "local")
     run_dir = isolated / ".mlrun" / "runs" / sub["run_id"]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while not (run_dir / "job" / "exit.json").exists():
         assert time.monotonic() < deadline
         time.sleep(0.2)
     (run_dir / "job" / "exit.json").unlink()  # as if the node died before writing it
     while cluster.run("squeue", "--state=all", "-h", "-j", sub["job_id"]).stdout.strip():
-        assert time.monotonic() < deadline + 60, "the job was not purged (MinJobAge)"
+        assert time.monotonic() < deadline + 120, "the job was not purged (MinJobAge)"
         time.sleep(1)
     row = run_json(mlrun, "runs", "status", sub["run_id"])["runs"][0]
     assert row["status"] == "KILLED" and row["lost"] is True
@@ -451,7 +451,7 @@ def test_sweep_resume_submits_only_the_missing_indices(
         "--env-manager", "local", "--backend", "slurm", "--backend-config", FAST, "--detach",
     )  # fmt: skip
     sweep_id = sub["sweep_id"]
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while True:
         rows = run_json(mlrun, "runs", "status", "--sweep", sweep_id)["runs"]
         done = {r["index"] for r in rows if r["status"] == "FINISHED"}
@@ -499,7 +499,9 @@ def test_one_squeue_call_per_poll(
     elapsed = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr
     lines = calls.read_text().splitlines()
-    # Six trials, one call per poll for all of them: never one call per job.
+    # Six trials, one call per poll for all of them: never one call per job. Polls start at
+    # least poll_interval apart (cluster/follow.py), so this bound only loosens on a slower
+    # machine; six calls a poll would break it on any machine.
     assert len(lines) <= elapsed / 0.5 + 2, (len(lines), elapsed)
     assert all(line.count("--jobs=") == 1 for line in lines)
 

@@ -29,9 +29,21 @@ entry_points:
 
 TRIAL = """
 import os, sys, time
+from pathlib import Path
 from mlrun_cli import tracking
 x, sleep, fail = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 open(f"started-{sys.argv[1]}", "a").write(f"{os.getpid()} {os.getpgid(0)}\\n")
+# TRIAL_MEET=N: wait (60 s at most) until N trials have started, so that trials which run in
+# parallel are seen to, on a machine of any speed.
+# TRIAL_HOLD=FILE: wait (60 s at most) until FILE exists, so a trial is surely still running.
+deadline = time.monotonic() + 60
+hold = os.environ.get("TRIAL_HOLD")
+while len(list(Path().glob("started-*"))) < int(os.environ.get("TRIAL_MEET", "0")) or (
+    hold and not Path(hold).exists()
+):
+    if time.monotonic() > deadline:
+        break
+    time.sleep(0.02)
 time.sleep(sleep)
 if fail == "yes" or (fail == "odd" and int(x) % 2):
     sys.exit(4)
@@ -57,13 +69,29 @@ def sweep(
     )
 
 
-def start(*args: str) -> subprocess.Popen[str]:
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "mlrun_cli", "sweep", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
+
+
+def wait_gone(pids: list[int]) -> None:
+    """Until every one of `pids` has exited (a zombie awaiting its reaper has)."""
+    deadline = time.monotonic() + 60
+    for pid in pids:
+        while True:
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                break
+            if stat[stat.rindex(")") + 2] == "Z":
+                break
+            assert time.monotonic() < deadline, f"pid {pid} outlived SIGKILL"
+            time.sleep(0.05)
 
 
 def summary(ref: str) -> dict[str, Any]:
@@ -79,14 +107,19 @@ def the_sweep() -> str:
 
 
 def test_grid_in_parallel_with_best(project: Path, isolated: Path) -> None:
-    t0 = time.monotonic()
     proc = sweep(
-        str(project), "-P", "x=[2,4]", "-P", "sleep=1", "-j", "2", "--metric", "score", "--json"
-    )
-    elapsed = time.monotonic() - t0
+        str(project), "-P", "x=[2,4]", "-j", "2", "--metric", "score", "--json",
+        env={"TRIAL_MEET": "2"},
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert elapsed < 1.9, elapsed  # two 1 s trials at once
     data = json.loads(proc.stdout)
+    # Two at once: as recorded, each trial started before the other one ended.
+    store = SqliteStore(isolated / ".mlrun")
+    spans = [store.get_run(t["run_id"]) for t in data["trials"]]
+    assert all(r.start_time is not None and r.end_time is not None for r in spans)
+    assert max(r.start_time or 0 for r in spans) < min(r.end_time or 0 for r in spans), [
+        (r.start_time, r.end_time) for r in spans
+    ]
     assert data["schema"] == "mlrun.sweep/1"
     assert data["counts"] == {"FINISHED": 2}
     assert data["best"]["value"] == -1.0
@@ -126,33 +159,44 @@ def test_sigint_kills_running_trials_and_leaves_nothing(project: Path, isolated:
     assert data["sweep"]["status"] == "KILLED"
 
 
-def test_kill_9_then_resume_runs_each_trial_once(project: Path, isolated: Path) -> None:
-    proc = start(str(project), "-P", "x=[1,2,3]", "-P", "sleep=1.5", "--metric", "score")
+def test_kill_9_then_resume_runs_each_trial_once(
+    project: Path, isolated: Path, tmp_path: Path
+) -> None:
+    # The first trial holds until it is killed: it is surely running when the runner dies.
+    never = str(tmp_path / "never")
+    proc = start(str(project), "-P", "x=[1,2,3]", "--metric", "score", env={"TRIAL_HOLD": never})
     deadline = time.monotonic() + 60
     while not list(project.glob("started-*")):
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.05)
-    time.sleep(0.3)
     # The runner dies; its trial process goes on or dies with it: kill the trial too, as a crash would.
     _, pgid = map(int, next(project.glob("started-*")).read_text().split())
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    # Only this test's trial processes: `_trial` with this test's store (others run sweeps too).
+    ours = (str(isolated).encode(), os.path.realpath(isolated).encode())
+    killed = []
     for p in Path("/proc").iterdir():
         if p.name.isdigit():
             try:
-                if b"_trial" in (p / "cmdline").read_bytes():
+                argv = (p / "cmdline").read_bytes().split(b"\0")
+                if b"_trial" in argv and any(root in a for a in argv for root in ours):
                     os.kill(int(p.name), signal.SIGKILL)
+                    killed.append(int(p.name))
             except OSError:
                 pass
+    assert killed  # the trial's own process, found
     os.killpg(pgid, signal.SIGKILL)
-    time.sleep(0.3)
+    wait_gone([*killed, pgid])
     ref = the_sweep()
     resumed = sweep("resume", ref)
     assert resumed.returncode == 0, resumed.stderr
     data = summary(ref)
     assert data["counts"] == {"FINISHED": 3}
-    lost = [t for t in data["trials"] if t["lost"]]
-    assert len(lost) == 1  # marked LOST (KILLED + mlrun.lost), then run again
+    # The killed trial was found lost (KILLED + mlrun.lost) and ran again: it started twice;
+    # having run again, it is not lost any more (the run's record says so, run/provenance.py).
+    assert starts(project) == {"started-1": 2, "started-2": 1, "started-3": 1}
+    assert not any(t["lost"] for t in data["trials"])
     assert sorted((project / "finished.log").read_text().split()) == ["1", "2", "3"]  # once each
     again = sweep("resume", ref)
     assert again.returncode == 2
@@ -176,28 +220,105 @@ def test_changed_spec_is_refused_unless_forced(tmp_path: Path, isolated: Path) -
     assert forced.returncode == 1  # both trials ran (and failed, as fail=yes says)
 
 
-def test_two_concurrent_resumes_never_share_a_trial(project: Path, isolated: Path) -> None:
-    proc = sweep(
-        str(project),
-        "-P",
-        "x=range(0,6,1)",
-        "-P",
-        "sleep=0.3",
-        "--max-failures",
-        "1",
-        "-P",
-        "fail=yes",
-    )
-    assert proc.returncode == 1
+# Trials of the resume tests fail (exit 4) once they may: when RACE_MEET trials have started,
+# and, for x >= RACE_HOLD, once the file RACE_DIR/go exists. The test decides, not the clock.
+RACE_MLPROJECT = """
+name: r
+entry_points:
+  main:
+    parameters:
+      x: int
+    command: "python r.py {x}"
+"""
+
+RACE_TRIAL = """
+import os, sys, time
+from pathlib import Path
+x = int(sys.argv[1])
+gate = Path(os.environ.get("RACE_DIR", "."))
+meet = int(os.environ.get("RACE_MEET", "0"))
+hold = int(os.environ.get("RACE_HOLD", "1000000"))
+open(f"started-{x}", "a").write(f"{os.getpid()}\\n")
+deadline = time.monotonic() + 300  # a safety net only: the test's timeouts say what hung
+while time.monotonic() < deadline:
+    if len(list(Path().glob("started-*"))) >= meet and (x < hold or (gate / "go").exists()):
+        break
+    time.sleep(0.02)
+sys.exit(4)
+"""
+
+
+def failed_sweep_of_six(tmp_path: Path) -> tuple[Path, str]:
+    """A sweep of six trials stopped after its first failure: 1 FAILED, 5 SCHEDULED."""
+    project = write_project(tmp_path / "r", RACE_MLPROJECT, {"r.py": RACE_TRIAL})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlrun_cli", "sweep", str(project), "-P", "x=range(0,6,1)",
+         "--max-failures", "1"],
+        capture_output=True, text=True, timeout=120, cwd=Path.cwd(),
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
     ref = the_sweep()
-    (project / "MLproject").write_text(MLPROJECT)  # unchanged: nothing to refuse
+    assert summary(ref)["counts"] == {"FAILED": 1, "SCHEDULED": 5}
     for p in project.glob("started-*"):
         p.unlink()
-    a, b = start("resume", ref, "--retry-failed"), start("resume", ref, "--retry-failed")
-    a.communicate(timeout=120)
-    b.communicate(timeout=120)
-    starts = sum(len(p.read_text().splitlines()) for p in project.glob("started-*"))
-    assert starts == 6  # every trial ran exactly once across both resumes
+    return project, ref
+
+
+def resume_with(ref: str, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlrun_cli", "sweep", "resume", ref, "--retry-failed"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def starts(project: Path) -> dict[str, int]:
+    return {p.name: len(p.read_text().splitlines()) for p in project.glob("started-*")}
+
+
+def wait_until(check: Any, *procs: subprocess.Popen[str]) -> None:
+    """Poll `check` until it is true; fail at once if one of `procs` ended meanwhile."""
+    deadline = time.monotonic() + 120  # a machine ten times slower needs a few seconds
+    while not check():
+        for proc in procs:
+            assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "gave up waiting"
+        time.sleep(0.05)
+
+
+def test_two_concurrent_resumes_never_share_a_trial(tmp_path: Path, isolated: Path) -> None:
+    project, ref = failed_sweep_of_six(tmp_path)
+    # Every trial waits until two have started: the two resumes surely run side by side.
+    a, b = resume_with(ref, RACE_MEET="2"), resume_with(ref, RACE_MEET="2")
+    for proc in (a, b):
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err  # every trial failed, as it always does
+    assert starts(project) == {f"started-{i}": 1 for i in range(6)}  # each ran exactly once
+    assert summary(ref)["counts"] == {"FAILED": 6}
+
+
+def test_a_resume_joining_a_live_one_does_not_rerun_what_it_ran(
+    tmp_path: Path, isolated: Path
+) -> None:
+    # The order that ran a trial three times: resume A re-runs trial 0, which fails again,
+    # and only then does resume B start. B must join A, not put trial 0 back.
+    project, ref = failed_sweep_of_six(tmp_path)
+    gate = {"RACE_DIR": str(tmp_path), "RACE_HOLD": "1"}  # trials 1.. wait for the go file
+    a = resume_with(ref, **gate)
+    procs = [a]
+    try:
+        wait_until(lambda: "started-1" in starts(project), a)  # trial 0 failed; A holds 1
+        procs.append(resume_with(ref, **gate))
+        wait_until(lambda: sum(starts(project).values()) >= 3, *procs)  # B started one too
+        assert starts(project) == {"started-0": 1, "started-1": 1, "started-2": 1}
+    finally:
+        (tmp_path / "go").touch()  # whatever happened, nothing is left waiting
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err
+    assert starts(project) == {f"started-{i}": 1 for i in range(6)}
     assert summary(ref)["counts"] == {"FAILED": 6}
 
 
