@@ -377,19 +377,20 @@ def trial(run_id: str, tracking_uri: str | None) -> None:
     from mlrun_cli.run.flow import execute_run
     from mlrun_cli.run.request import RunRequest, plan
     from mlrun_cli.sweeps.access import open_sweep_store
+    from mlrun_cli.sweeps.prepare import trial_source
     from mlrun_cli.sweeps.summary import load_spec
 
     store = open_sweep_store(tracking_uri)
     run = store.get_run(run_id)
     spec = load_spec(store, run.tags[tags.PARENT_RUN])
     req = RunRequest(
-        uri=spec["uri"],
+        uri=trial_source(spec)[0],
         entry_point=spec["entry_point"],
         params=dict(run.params),
         experiment_id=run.experiment_id,
         env_manager=spec["env_manager"],
         tracking_uri=tracking_uri,
-        version=spec.get("version"),
+        version=trial_source(spec)[1],
         adopt_run_id=run.run_id,
         run_name=run.name,
     )

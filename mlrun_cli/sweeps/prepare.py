@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlrun_cli.errors import ParameterError
+from mlrun_cli.redact import redact
 from mlrun_cli.sweeps.plan import SweepPlan, domains_of, expand, read_rows, spec_hash
 from mlrun_cli.sweeps.request import SweepRequest
 from mlrun_cli.values import valueclass
@@ -71,7 +72,7 @@ def _spec(
     resolved: Sequence[Mapping[str, str]],
 ) -> dict[str, Any]:
     return {
-        "uri": req.uri,
+        "uri": redact(req.uri),  # credentials are never recorded
         "version": req.version,
         **_git_fields(git),
         "entry_point": entry.name,
@@ -118,6 +119,18 @@ def prepare(req: SweepRequest) -> Prepared:
         source.cleanup()
     spec = _spec(req, git, entry, manager, sweep, resolved)
     return Prepared(project, entry, manager, sweep, resolved, commands, spec, spec_hash(spec))
+
+
+def trial_source(spec: Mapping[str, Any]) -> tuple[str, str | None]:
+    """The URI and version a trial checks out: a remote source at the commit the sweep was
+    planned on, so a trial needs neither the network nor credentials (the sweep's URI is
+    recorded without them; its clone cache has the commit)."""
+    from mlrun_cli.sources.resolve import is_remote
+
+    version = spec.get("version")
+    if is_remote(str(spec["uri"]).partition("#")[0]) and spec.get("commit"):
+        version = str(spec["commit"])
+    return str(spec["uri"]), version
 
 
 def current_spec(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -156,8 +156,9 @@ class _LocalScheduler:
         from mlrun_cli.envs import get_manager
         from mlrun_cli.project.mlproject import load_project
         from mlrun_cli.sources.resolve import resolve_source
+        from mlrun_cli.sweeps.prepare import trial_source
 
-        source = resolve_source(self.spec["uri"], self.spec.get("version"))
+        source = resolve_source(*trial_source(self.spec))
         try:
             get_manager(self.spec["env_manager"]).prepare(
                 load_project(source.dir), cancelled=lambda: self.signals.received is not None

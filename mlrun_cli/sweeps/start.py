@@ -93,7 +93,7 @@ def _sweep_tags(req: SweepRequest, prep: Prepared, name: str) -> dict[str, str]:
         tags.SWEEP_COUNT: str(prep.sweep.count),
         tags.SWEEP_SEED: str(prep.sweep.seed),
         tags.RUN_NAME: name,
-        tags.SOURCE_NAME: req.uri,
+        tags.SOURCE_NAME: prep.spec["uri"],  # redacted
         tags.ENTRY_POINT: prep.entry.name,
         **({tags.SWEEP_METRIC: req.metric, tags.SWEEP_GOAL: req.goal} if req.metric else {}),
         **({tags.GIT_COMMIT: prep.spec["commit"]} if prep.spec["commit"] else {}),

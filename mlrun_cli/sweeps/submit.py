@@ -92,14 +92,15 @@ def _stage_trials(
     from mlrun_cli.run.launch import prepare_environment
     from mlrun_cli.run.provenance import current_user, env_tags, run_tags
     from mlrun_cli.run.request import RunRequest, plan
+    from mlrun_cli.sweeps.prepare import trial_source
 
     build = env_build(backend)
     req = RunRequest(
-        uri=spec["uri"],
+        uri=trial_source(spec)[0],
         entry_point=spec["entry_point"],
         params=dict(trials[0].params),
         env_manager=spec["env_manager"],
-        version=spec.get("version"),
+        version=trial_source(spec)[1],
     )
     with plan(req) as p:
         # Signals are held while the environment is built and the source staged: one stops a
