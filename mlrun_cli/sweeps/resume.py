@@ -186,16 +186,17 @@ def _check_resumable(
 
 
 def _mark_lost(store: RunIndex, sweep_id: str) -> None:
-    """RUNNING trials of this host whose process is gone are recorded KILLED and LOST."""
-    from mlrun_cli.run.lost import why_lost
+    """RUNNING trials of this host whose process is gone are recorded lost (the one rule of
+    `run.lost`: KILLED, their events read in, ended at their last sign of life), unless
+    their command still runs."""
+    from mlrun_cli.run.lost import group_alive, record_lost, why_lost
 
     here = os.uname().nodename
     for rid in store.tagged(tags.SWEEP_ID, sweep_id):
         pid, host = store.run_owner(rid)
         run = store.get_run(rid)
-        if run.status == RUNNING and host == here and why_lost(pid, run.start_time):
-            store.log_batch(
-                rid,
-                tags={tags.LOST: "true", tags.LOST_REASON: why_lost(pid, run.start_time) or ""},
-            )
-            store.set_terminated(rid, KILLED, int(time.time() * 1000), None)
+        if run.status != RUNNING or host != here:
+            continue
+        reason = why_lost(pid, run.start_time)
+        if reason and not group_alive(store.run_dir(rid), run.start_time):
+            record_lost(store, rid, reason)

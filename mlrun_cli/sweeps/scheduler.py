@@ -21,11 +21,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlrun_cli import tags
 from mlrun_cli.backends import JobSpec
 from mlrun_cli.backends.local import LocalBackend
 from mlrun_cli.run.signals import Signals
-from mlrun_cli.store.base import FAILED, KILLED, RUNNING, SCHEDULED, Run, RunIndex
+from mlrun_cli.store.base import FAILED, RUNNING, SCHEDULED, Run, RunIndex
 from mlrun_cli.sweeps.summary import finish_sweep, report_trial
 from mlrun_cli.sweeps.tpe import TpeSampler
 
@@ -205,10 +204,10 @@ class _LocalScheduler:
             returncode = self.backend.forget(job_id)
             run = self.store.get_run(rid)
             if run.status == RUNNING:  # the trial process died before recording an end
-                self.store.log_batch(
-                    rid, tags={tags.LOST: "true", tags.LOST_REASON: "trial process exited early"}
-                )
-                self.store.set_terminated(rid, KILLED, int(time.time() * 1000), returncode)
+                from mlrun_cli.run.lost import LOST_STATUS, lost_tags
+
+                self.store.log_batch(rid, tags=lost_tags("trial process exited early"))
+                self.store.set_terminated(rid, LOST_STATUS, int(time.time() * 1000), returncode)
                 run = self.store.get_run(rid)
             self.done += 1
             if self.tpe is not None:
