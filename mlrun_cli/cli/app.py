@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "logs": "mlrun_cli.cli.jobs:logs",
     "cancel": "mlrun_cli.cli.jobs:cancel",
     "backend": "mlrun_cli.cli.jobs:backend",
+    "store": "mlrun_cli.cli.store:store",
     "completion": "mlrun_cli.cli.completion:completion",
     "artifacts": "mlrun_cli.cli.artifacts:artifacts",
 }

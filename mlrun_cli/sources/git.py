@@ -46,13 +46,54 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def git(args: Sequence[str], cwd: Path | None = None, hint: str = "") -> str:
-    """Run git safely: transports that run commands are off; errors carry no credentials."""
+def git(
+    args: Sequence[str], cwd: Path | None = None, hint: str = "", expected: bool = False
+) -> str:
+    """Run git safely: transports that run commands are off; errors carry no credentials.
+
+    A failure is one line: which git command failed and the gist of git's own message; the
+    whole of it (the command line, every line git wrote) is shown with -v. `expected`: the
+    caller tries something that may well fail (a ref that may not exist) and says nothing.
+    """
     argv = ["git", "-c", "protocol.ext.allow=never", "-c", "protocol.fd.allow=never", *args]
     try:
         return run(argv, cwd=cwd, env=git_env(), hint=hint).stdout
     except ProcessError as exc:
-        raise SourceError(strip_credentials(str(exc))) from None
+        if not expected:
+            from mlrun_cli import console
+
+            console.detail(
+                strip_credentials(
+                    f"git failed with exit code {exc.returncode}: {' '.join(exc.argv)}"
+                )
+            )
+            for line in exc.output.strip().splitlines():
+                if line.strip():
+                    console.detail(f"  {strip_credentials(line)}")
+        raise SourceError(strip_credentials(one_line(args, exc, hint))) from None
+
+
+def one_line(args: Sequence[str], exc: ProcessError, hint: str) -> str:
+    """`git <subcommand> failed: <the gist of git's message>; <hint>`."""
+    rest = list(args)
+    while len(rest) >= 2 and rest[0] == "-c":
+        rest = rest[2:]  # `-c name=value` options before the subcommand
+    what = f"git {rest[0]}" if rest else "git"
+    if exc.returncode == 127:
+        return f"{what} failed: git is not installed (not found on PATH); install git"
+    text = f"{what} failed: {gist(exc.output) or f'exit code {exc.returncode}'}"
+    return f"{text}; {hint}" if hint else text
+
+
+def gist(output: str) -> str:
+    """The line of git's output that says what went wrong (its first ``fatal:`` or
+    ``error:`` line, without the prefix), else its first line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        for prefix in ("fatal: ", "error: "):
+            if line.startswith(prefix):
+                return line[len(prefix) :].rstrip(".")
+    return lines[0].rstrip(".") if lines else ""
 
 
 def find_git_root(path: Path) -> Path | None:
@@ -137,6 +178,7 @@ def rev_parse(repo: Path, version: str, shown: str) -> str:
             return git(
                 ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{candidate}^{{commit}}"],
                 cwd=repo,
+                expected=True,
             ).strip()
         except SourceError:
             continue
@@ -148,7 +190,7 @@ def rev_parse(repo: Path, version: str, shown: str) -> str:
 def is_branch(repo: Path, version: str) -> bool:
     for ref in (f"refs/heads/{version}", f"refs/remotes/origin/{version}"):
         try:
-            git(["show-ref", "--verify", "--quiet", ref], cwd=repo)
+            git(["show-ref", "--verify", "--quiet", ref], cwd=repo, expected=True)
             return True
         except SourceError:
             continue
@@ -178,7 +220,7 @@ def make_checkout(repo: Path, commit: str) -> Path:
 
 def has_commit(repo: Path, sha: str) -> bool:
     try:
-        git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=repo)
+        git(["cat-file", "-e", f"{sha}^{{commit}}"], cwd=repo, expected=True)
         return True
     except SourceError:
         return False

@@ -69,7 +69,10 @@ def _embedded(path: Path, uri: str) -> Store:
     from mlrun_cli.store.sqlite.store import SqliteStore
 
     path = path.expanduser().absolute()
-    if path.is_dir() and not (path / "mlrun.db").exists() and _looks_like_mlflow(path):
+    # Ours if it has our index or our run folders (an index lost beside them is still ours:
+    # `mlrun store repair` rebuilds it; a logged model's `models/` folder is not MLflow's).
+    ours = (path / "mlrun.db").exists() or (path / "runs").is_dir()
+    if path.is_dir() and not ours and _looks_like_mlflow(path):
         raise TrackingError(
             f"tracking URI {uri!r} is an MLflow file store (mlruns layout), not an mlrun store; "
             "pass another directory"

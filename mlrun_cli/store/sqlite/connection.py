@@ -4,6 +4,11 @@ Many `mlrun` processes may write at once (a sweep, a CI matrix, a child logging 
 runner), so the database runs in WAL mode with a long busy timeout, every write is one short
 ``BEGIN IMMEDIATE`` transaction, and the schema is created under the same lock, checked again
 after taking it.
+
+The store's folder and its database are created by the first write only: a command that only
+reads a store that does not exist yet reads an empty stand-in in memory and leaves nothing
+behind. A database that is missing or empty while run folders remain is not silently started
+afresh (that would hide every run): see `damage`.
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
+from mlrun_cli.store.sqlite.damage import GuardedConnection, check_not_gone, run_folders
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -101,30 +107,92 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def connect(root: Path, db_path: Path) -> sqlite3.Connection:
-    """Open (and create or check the schema of) the database of the store at `root`."""
+def read_only_uri(db_path: Path) -> str:
+    """The SQLite URI opening `db_path` read-only (``%``, ``?`` and ``#`` escaped)."""
+    path = str(db_path).replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    return f"file:{path}?mode=ro"
+
+
+def connect(root: Path, db_path: Path, *, create: bool = True) -> sqlite3.Connection | None:
+    """Open the database of the store at `root`; with `create`, create the store or its schema
+    where missing. Without `create` (to read), read-only, and None where the database holds no
+    schema yet.
+
+    Read-only matters beyond refusing writes: the last read-write connection to close
+    checkpoints the WAL into the database and removes it, which a command that only reads
+    must not do (to a damaged file least of all: its WAL is part of what is kept).
+    """
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        write_gitignore(root)
-        conn = sqlite3.connect(db_path, timeout=60.0, isolation_level=None, check_same_thread=False)
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+            write_gitignore(root)
+        conn = sqlite3.connect(
+            db_path if create else read_only_uri(db_path),
+            timeout=60.0,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=GuardedConnection,
+            uri=not create,
+        )
     except (OSError, sqlite3.Error) as exc:
         raise TrackingError(
             f"cannot open the store at {root}: {exc}; check the path and permissions"
         ) from None
-    conn.execute("PRAGMA busy_timeout = 60000")
-    # In WAL mode NORMAL skips the fsync per commit; a committed write still survives the
-    # process being killed (only a power loss can drop the last commits).
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in MLflow; ILIKE lowers both
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version != SCHEMA_VERSION:
-        create_schema(conn, root)
+    conn.root, conn.db_path = root, db_path
+    try:
+        conn.execute("PRAGMA busy_timeout = 60000")
+        # In WAL mode NORMAL skips the fsync per commit; a committed write still survives the
+        # process being killed (only a power loss can drop the last commits).
+        if create:
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in MLflow; ILIKE lowers both
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version != SCHEMA_VERSION:
+            if not create and version < SCHEMA_VERSION:
+                conn.close()
+                return None
+            if not create:
+                raise TrackingError(
+                    f"the store at {root} was written by a newer mlrun (schema {version}); "
+                    "upgrade mlrun-cli"
+                )
+            create_schema(conn, root)
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
+def stand_in() -> sqlite3.Connection:
+    """An empty index in memory: what reading a store that does not exist yet sees."""
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA case_sensitive_like = ON")
+    create_tables(conn)
+    return conn
+
+
+def create_tables(conn: sqlite3.Connection) -> None:
+    """The tables of SCHEMA_VERSION and the default experiment (in the caller's transaction)."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(
+        "INSERT OR IGNORE INTO experiments VALUES (?, ?, 'active', ?, ?)",
+        (int(DEFAULT_EXPERIMENT_ID), DEFAULT_EXPERIMENT_NAME, now_ms(), now_ms()),
+    )
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
 def create_schema(conn: sqlite3.Connection, root: Path) -> None:
-    """Create the tables of SCHEMA_VERSION; refuse a store written by a newer version."""
+    """Create the tables of SCHEMA_VERSION; refuse a store written by a newer version, and
+    refuse to start an empty index beside run folders (the old index is gone or emptied)."""
+    db_path = root / "mlrun.db"
+    # Before the file is touched at all (switching to WAL writes its header). The folders are
+    # listed first, the version read after: a run's folder is made only once its run, and so
+    # the schema, is committed, so this read sees the schema unless the index was lost.
+    if run_folders(root) and conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+        check_not_gone(root, db_path)
     # journal_mode is a property of the file; switching it needs no transaction, and a
     # concurrent switch by another process is harmless (both ask for WAL).
     for _ in range(50):
@@ -143,18 +211,21 @@ def create_schema(conn: sqlite3.Connection, root: Path) -> None:
                 "upgrade mlrun-cli"
             )
         if version < SCHEMA_VERSION:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT OR IGNORE INTO experiments VALUES (?, ?, 'active', ?, ?)",
-                (int(DEFAULT_EXPERIMENT_ID), DEFAULT_EXPERIMENT_NAME, now_ms(), now_ms()),
-            )
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            # Run folders are made only after their run is committed, so folders beside an
+            # index without a schema (seen under the lock: no other process is creating it)
+            # mean the index was lost, not that the store is new.
+            check_not_gone(root, db_path)
+            create_tables(conn)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back, never masking the error being handled (a damaged file may refuse this too)."""
+    with suppress(sqlite3.Error, TrackingError):
+        conn.execute("ROLLBACK")
 
 
 @contextmanager
@@ -168,7 +239,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     conn.execute("COMMIT")
 
@@ -187,7 +258,9 @@ class Database:
     """The store's folder and its lazily opened connection, shared by the store's parts.
 
     The connection is opened on first use: `mlrun jobs` and the paths of a run need no
-    database, and a process that never touches it never takes a lock.
+    database, and a process that never touches it never takes a lock. Reads use `conn`;
+    every write goes through `writer()`, which creates the store on the first write: until
+    then, reads of a store that does not exist see an empty stand-in and create nothing.
     """
 
     def __init__(self, root: Path) -> None:
@@ -196,18 +269,35 @@ class Database:
         self.shown = str(root)
         self.db_path = root / "mlrun.db"
         self._conn: sqlite3.Connection | None = None
+        self._read_only = False  # `_conn` is read-only, or the stand-in of a store not made yet
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """The open connection (opened, and the schema checked, on first use)."""
+        """The connection to read with (opened, and the schema checked, on first use)."""
         if self._conn is None:
-            self._conn = connect(self.root, self.db_path)
+            conn = connect(self.root, self.db_path, create=False) if self.db_path.exists() else None
+            if conn is None:
+                check_not_gone(self.root, self.db_path)
+                conn = stand_in()
+            self._conn, self._read_only = conn, True
+        return self._conn
+
+    def writer(self) -> sqlite3.Connection:
+        """The connection to write with: the store and its database are created if missing.
+        From then on the process reads through it too."""
+        if self._conn is None or self._read_only:
+            conn = connect(self.root, self.db_path)
+            assert conn is not None
+            if self._conn is not None:
+                self._conn.close()
+            self._conn, self._read_only = conn, False
         return self._conn
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+            self._read_only = False
 
     def run_dir(self, run_id: str) -> Path:
         """A local folder for the run: the events file, the output log, its artifacts."""

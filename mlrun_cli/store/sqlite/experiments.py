@@ -5,6 +5,7 @@ from __future__ import annotations
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.store.base import Experiment
 from mlrun_cli.store.sqlite.connection import Database, now_ms, transaction
+from mlrun_cli.store.sqlite.record import save_experiments
 
 _COLUMNS = "SELECT experiment_id, name, lifecycle_stage, creation_time FROM experiments"
 
@@ -30,12 +31,13 @@ class ExperimentTable(Database):
         return Experiment(str(row[0]), row[1], row[2], row[3]) if row else None
 
     def create_experiment(self, name: str) -> Experiment:
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO experiments (name, creation_time, last_update_time) "
                 "VALUES (?, ?, ?)",
                 (name, now_ms(), now_ms()),
             )
+            save_experiments(conn, self.root)  # names kept beside the runs, for a repair
         exp = self.get_experiment_by_name(name)
         assert exp is not None
         return exp
@@ -47,11 +49,12 @@ class ExperimentTable(Database):
         what the command reads back names the same experiment.
         """
         now = now_ms()
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO experiments VALUES (?, ?, 'active', ?, ?)",
                 (int(experiment_id), name, now, now),
             )
+            save_experiments(conn, self.root)
 
     def list_experiments(self) -> list[Experiment]:
         rows = self.conn.execute(f"{_COLUMNS} ORDER BY experiment_id").fetchall()
@@ -61,9 +64,10 @@ class ExperimentTable(Database):
         exp = self.get_experiment(experiment_id)
         if self.get_experiment_by_name(name) is not None:
             raise TrackingError(f"an experiment named {name!r} exists already; pick another name")
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute(
                 "UPDATE experiments SET name = ?, last_update_time = ? WHERE experiment_id = ?",
                 (name, now_ms(), int(exp.experiment_id)),
             )
+            save_experiments(conn, self.root)
         return self.get_experiment(exp.experiment_id)

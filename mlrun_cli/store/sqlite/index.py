@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from mlrun_cli import tags
 from mlrun_cli.store.sqlite.connection import Database, transaction
+from mlrun_cli.store.sqlite.record import save_record
 
 
 class TagIndex(Database):
@@ -92,7 +93,7 @@ class RunLeases(Database):
         Two processes claiming at once never get the same trial (one write transaction).
         """
         marks = ",".join("?" * len(statuses))
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             row = conn.execute(
                 "SELECT r.run_id FROM runs r "
                 "JOIN tags t ON t.run_id = r.run_id AND t.key = ? AND t.value = ? "
@@ -107,30 +108,34 @@ class RunLeases(Database):
                 "exit_code = NULL WHERE run_id = ?",
                 (pid, host, row[0]),
             )
+            save_record(conn, self.run_dir(row[0]), row[0])
             return str(row[0])
 
     def adopt_run(self, run_id: str, pid: int, host: str, start_time: int, command: str) -> None:
         """A claimed run is now executed by process `pid`: the lease moves to it."""
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute(
                 "UPDATE runs SET status = 'RUNNING', pid = ?, host = ?, start_time = ?, command = ? "
                 "WHERE run_id = ?",
                 (pid, host, start_time, command, run_id),
             )
+            save_record(conn, self.run_dir(run_id), run_id)
 
     def mark_started(self, run_id: str, host: str, start_time: int) -> None:
         """A submitted run started on `host`; no local process holds it (pid stays empty)."""
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute(
                 "UPDATE runs SET status = 'RUNNING', pid = NULL, host = ?, start_time = ? "
                 "WHERE run_id = ?",
                 (host, start_time, run_id),
             )
+            save_record(conn, self.run_dir(run_id), run_id)
 
     def release(self, run_id: str) -> None:
         """No local process holds the run any more (a scheduler does): never found lost here."""
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute("UPDATE runs SET pid = NULL WHERE run_id = ?", (run_id,))
+            save_record(conn, self.run_dir(run_id), run_id)
 
     def running_here(self, host: str) -> list[tuple[str, int | None, int | None]]:
         """(run_id, pid, start_time) of RUNNING runs whose runner was on `host`."""

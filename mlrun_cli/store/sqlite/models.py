@@ -41,7 +41,7 @@ class ModelTables(Database):
         location = self.root / "models" / model_id / "artifacts"
         location.mkdir(parents=True, exist_ok=True)
         now = now_ms()
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute(
                 "INSERT INTO logged_models VALUES (?, ?, ?, ?, 'LOGGED_MODEL_PENDING', ?, ?, ?, ?)",
                 (
@@ -91,7 +91,7 @@ class ModelTables(Database):
     def update_logged_model(
         self, model_id: str, status: str | None = None, tags: Mapping[str, str] | None = None
     ) -> None:
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             if status:
                 conn.execute(
                     "UPDATE logged_models SET status = ?, last_updated = ? WHERE model_id = ?",
@@ -142,7 +142,7 @@ class ModelTables(Database):
     def log_inputs(self, run_id: str, datasets: Sequence[Mapping[str, object]]) -> None:
         import json
 
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO run_inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -182,7 +182,7 @@ class ModelTables(Database):
         ]
 
     def log_outputs(self, run_id: str, models: Sequence[tuple[str, int]]) -> None:
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO run_outputs VALUES (?, ?, ?)",
                 [(run_id, mid, step) for mid, step in models],

@@ -1,12 +1,26 @@
-"""Writing runs to the embedded store: creating them, logging to them, ending them."""
+"""Writing runs to the embedded store: creating them, logging to them, ending them.
+
+Each run's record is kept in its folder too (`record`), written in the same transaction.
+"""
 
 from __future__ import annotations
 
 import math
+import sqlite3
 from collections.abc import Mapping, Sequence
 
 from mlrun_cli.store.base import Metric, NewRun, ParamConflict
 from mlrun_cli.store.sqlite.connection import Database, now_ms, transaction
+from mlrun_cli.store.sqlite.damage import StoreDamaged
+from mlrun_cli.store.sqlite.record import (
+    RECORD_FILE,
+    end_in_record,
+    experiment_name,
+    held_here,
+    record_of_new,
+    save_record,
+    write_atomic,
+)
 
 
 class RunWrites(Database):
@@ -14,7 +28,8 @@ class RunWrites(Database):
 
     def create_runs(self, news: Sequence[NewRun]) -> None:
         """Create many runs (a sweep's trials) in one transaction."""
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
+            names: dict[str, str | None] = {}
             for new in news:
                 conn.execute(
                     "INSERT INTO runs (run_id, experiment_id, name, status, start_time, user, "
@@ -39,8 +54,14 @@ class RunWrites(Database):
                     "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
                     [(new.run_id, k, str(v)) for k, v in new.tags.items()],
                 )
-        for new in news:
-            self.artifact_dir(new.run_id).mkdir(parents=True, exist_ok=True)
+            # The folders (and records) last, once every insert has succeeded: a folder is
+            # never made for a run the index refused.
+            for new in news:
+                exp = str(new.experiment_id)
+                if exp not in names:
+                    names[exp] = experiment_name(conn, exp)
+                self.artifact_dir(new.run_id).mkdir(parents=True, exist_ok=True)
+                write_atomic(self.run_dir(new.run_id) / RECORD_FILE, record_of_new(new, names[exp]))
 
     def log_batch(
         self,
@@ -53,7 +74,7 @@ class RunWrites(Database):
 
         A param already logged with another value raises `ParamConflict` and nothing is written.
         """
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             for key, value in (params or {}).items():
                 row = conn.execute(
                     "SELECT value FROM params WHERE run_id = ? AND key = ?", (run_id, key)
@@ -97,28 +118,44 @@ class RunWrites(Database):
                     "latest_metrics.step AND excluded.timestamp >= latest_metrics.timestamp)",
                     rows,
                 )
+            if (params or tags) and not held_here(conn, run_id):
+                self.keep_record(conn, run_id)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
+            if not held_here(conn, run_id):
+                self.keep_record(conn, run_id)
 
     def set_status(self, run_id: str, status: str) -> None:
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute("UPDATE runs SET status = ? WHERE run_id = ?", (status, run_id))
+            self.keep_record(conn, run_id)
 
     def set_terminated(
         self, run_id: str, status: str, end_time: int, exit_code: int | None
     ) -> None:
-        with transaction(self.conn) as conn:
-            conn.execute(
-                "UPDATE runs SET status = ?, end_time = ?, exit_code = ? WHERE run_id = ?",
-                (status, end_time, exit_code, run_id),
-            )
+        try:
+            with transaction(self.writer()) as conn:
+                conn.execute(
+                    "UPDATE runs SET status = ?, end_time = ?, exit_code = ? WHERE run_id = ?",
+                    (status, end_time, exit_code, run_id),
+                )
+                self.keep_record(conn, run_id)
+        except StoreDamaged:
+            end_in_record(self.run_dir(run_id), status, end_time, exit_code)
+            raise
 
     def set_lifecycle(self, run_id: str, stage: str) -> None:
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute("UPDATE runs SET lifecycle_stage = ? WHERE run_id = ?", (stage, run_id))
+            self.keep_record(conn, run_id)
 
     def set_command(self, run_id: str, command: str) -> None:
-        with transaction(self.conn) as conn:
+        with transaction(self.writer()) as conn:
             conn.execute("UPDATE runs SET command = ? WHERE run_id = ?", (command, run_id))
+            self.keep_record(conn, run_id)
+
+    def keep_record(self, conn: sqlite3.Connection, run_id: str) -> None:
+        """Rewrite the run's record in its folder (inside the caller's transaction)."""
+        save_record(conn, self.run_dir(run_id), run_id)
