@@ -37,6 +37,9 @@ RERUN_OF = "mlrun.rerun_of"
 COMMAND = "mlrun.command"
 EXIT_CODE = "mlrun.exit_code"
 
+# A run re-created by `mlrun store repair` from a run folder without its record
+RECOVERED = "mlrun.recovered"
+
 # A run whose runner or job vanished
 LOST = "mlrun.lost"
 LOST_REASON = "mlrun.lost.reason"

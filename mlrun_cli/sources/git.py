@@ -5,23 +5,20 @@ work tree come from one `git status --porcelain=v2` (`git_info`)."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 from mlrun_cli.errors import SourceError
 from mlrun_cli.paths import tool_path
 from mlrun_cli.process import ProcessError, run
+from mlrun_cli.redact import redact
 from mlrun_cli.values import valueclass
-
-_CREDENTIALS = r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/@\s]+@"
 
 
 def strip_credentials(text: str) -> str:
-    """Remove ``user:token@`` (or ``token@``) from every URL in `text`."""
-    if "@" not in text:
-        return text
-    return re.sub(_CREDENTIALS, r"\g<scheme>", text)
+    """Remove ``user:token@`` (or ``token@``) from every URL in `text` (`redact`, the one
+    place that does it; a password may contain ``@``)."""
+    return redact(text)
 
 
 @valueclass

@@ -214,7 +214,10 @@ def _remote_source(url: str, sub: str | None, version: str | None, shown: str) -
         branch = None
         if version is None:
             with contextlib.suppress(SourceError):
-                branch = git(["symbolic-ref", "--short", "HEAD"], cwd=cache).strip() or None
+                branch = (
+                    git(["symbolic-ref", "--short", "HEAD"], cwd=cache, expected=True).strip()
+                    or None
+                )
         elif is_branch(cache, version):
             branch = version
         checkout = make_checkout(cache, commit)

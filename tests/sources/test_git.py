@@ -13,3 +13,9 @@ def test_credentials_are_stripped() -> None:
     a = clone_cache_dir("https://u:one@h/x.git")
     assert a == clone_cache_dir("https://u:two@h/x.git")  # one cache per repository
     assert "one" not in str(a)
+
+
+def test_a_password_with_an_at_sign_is_removed_whole() -> None:
+    assert strip_credentials("fatal: https://u:p@ss@host/r.git not found") == (
+        "fatal: https://host/r.git not found"
+    )

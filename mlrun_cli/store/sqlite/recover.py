@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 # The tag of a run re-created from its folder alone (its status, times and name estimated).
 # It belongs in mlrun_cli.tags with the other keys.
-RECOVERED = "mlrun.recovered"
+RECOVERED = T.RECOVERED
 PARTIAL = "partial"
 # The cluster job files of a run folder, as `mlrun_cli.cluster.files` names them (the store
 # does not import cluster code).
