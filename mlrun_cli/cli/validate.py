@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlrun_cli import console
 from mlrun_cli.cli.options import Command, json_option
+
+if TYPE_CHECKING:
+    from mlrun_cli.project.mlproject import Project
 
 
 @click.command(cls=Command)
@@ -27,6 +30,7 @@ def validate(uri: str, as_json: bool) -> None:
 
     with resolve_source(uri) as source:
         project = load_project(source.dir)
+    warnings = _check_entry_points(project)
     env = project.env
     env_desc = {
         "kind": env.kind,
@@ -52,6 +56,7 @@ def validate(uri: str, as_json: bool) -> None:
                 "file": str(project.file) if project.file else None,
                 "environment": env_desc,
                 "entry_points": entry_points,
+                "warnings": warnings,
             }
         )
         return
@@ -84,3 +89,30 @@ def validate(uri: str, as_json: bool) -> None:
             )
     if rows:
         console.table(None, ["entry point", "parameter", "type", "default", "required"], rows)
+
+
+def _check_entry_points(project: Project) -> list[str]:
+    """Refuse a command that no parameters could run (a stray brace, ``{x.attr}``); warn,
+    one line each on stderr, about what `mlrun run` would refuse or pass on unchecked."""
+    from mlrun_cli.project.params import bad_defaults, check_entry_point
+    from mlrun_cli.project.text import printable, quoted
+
+    where = project.file.name if project.file else str(project.dir)
+    warnings: list[str] = []
+    for name, ep in project.entry_points.items():
+        ep_name = quoted(name)
+        for placeholder in check_entry_point(ep):
+            warnings.append(
+                f"{where}: entry point {ep_name}: command uses {{{printable(placeholder, 40)}}}, "
+                f"which is not a declared parameter; mlrun run -e {printable(name, 40)} will "
+                "refuse it"
+            )
+        for p in bad_defaults(ep):
+            warnings.append(
+                f"{where}: entry point {ep_name}: parameter {printable(p.name, 40)}: default "
+                f"{quoted(p.default)} is not a valid {printable(p.type, 40)}; it is passed to the "
+                "command as it is (only values given with -P are checked)"
+            )
+    for text in warnings:
+        console.warn(text)
+    return warnings

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlrun_cli.errors import ProjectError
+from mlrun_cli.project.text import printable, quoted
 from mlrun_cli.values import field, valueclass
 
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
@@ -78,10 +79,13 @@ class Project:
         if ext in (".py", ".sh") and script.is_file():
             interpreter = "python" if ext == ".py" else os.environ.get("SHELL") or "bash"
             return EntryPoint(name, f"{interpreter} {shlex.quote(name)}", {}, declared=False)
-        available = ", ".join(sorted(self.entry_points)) or "none declared"
+        names = sorted(self.entry_points)
+        available = ", ".join(printable(n, 40) for n in names[:20]) or "none declared"
+        if len(names) > 20:
+            available += f" and {len(names) - 20} more"
         where = self.file.name if self.file else str(self.dir)
         raise ProjectError(
-            f"{where}: unknown entry point {name!r} (available: {available}); "
+            f"{where}: unknown entry point {quoted(name)} (available: {available}); "
             "pass one with -e, or a .py or .sh file in the project"
         )
 
@@ -108,23 +112,29 @@ def load_project(directory: Path | str) -> Project:
         raise ProjectError(f"project directory {root} {what}; pass the directory of an MLproject")
     file = find_project_file(root)
     if file is None:
-        return Project(root, None, None, _conventional_env(root), {})
+        return Project(root, None, None, _checked(_conventional_env(root)), {})
     doc = load_validated("mlproject", file, ProjectError)
     if doc is None:
         doc = {}
-    env = _env_spec(doc, root, file)
-    entry_points = {
-        name: EntryPoint(
-            name=str(name),
-            command=spec["command"],
-            parameters={
-                str(p): _parameter(str(p), v) for p, v in (spec.get("parameters") or {}).items()
-            },
-        )
-        for name, spec in (doc.get("entry_points") or {}).items()
-    }
-    name = doc.get("name")
-    return Project(root, file, str(name) if name is not None else None, env, entry_points)
+    env = _checked(_env_spec(doc, root, file))
+    entry_points: dict[str, EntryPoint] = {}
+    for key, spec in (doc.get("entry_points") or {}).items():
+        name = _unique(str(key), entry_points, file, "entry point")
+        parameters: dict[str, Parameter] = {}
+        for pkey, pspec in (spec.get("parameters") or {}).items():
+            pname = _unique(str(pkey), parameters, file, f"entry point {quoted(name)}: parameter")
+            parameters[pname] = _parameter(pname, pspec)
+        entry_points[name] = EntryPoint(name=name, command=spec["command"], parameters=parameters)
+    title = doc.get("name")
+    return Project(root, file, str(title) if title is not None else None, env, entry_points)
+
+
+def _unique(name: str, taken: Mapping[str, object], file: Path, what: str) -> str:
+    """`name`, unless a key that reads the same is declared already (YAML's ``1`` and ``"1"``
+    are two keys, but one name on the command line)."""
+    if name in taken:
+        raise ProjectError(f"{file}: {what} {quoted(name)} is declared twice; keep one of them")
+    return name
 
 
 def _parameter(name: str, spec: str | dict[str, Any]) -> Parameter:
@@ -134,7 +144,8 @@ def _parameter(name: str, spec: str | dict[str, Any]) -> Parameter:
 
 
 def _env_spec(doc: dict[str, Any], root: Path, file: Path) -> EnvSpec:
-    declared = [k for k in ENV_KEYS if k in doc]
+    # A key set to null declares nothing, as MLflow reads it (`conda_env: ~` in the wild).
+    declared = [k for k in ENV_KEYS if doc.get(k) is not None]
     if len(declared) > 1:
         raise ProjectError(
             f"{file}: declares {' and '.join(declared)}; a project has one environment, "
@@ -157,12 +168,31 @@ def _env_spec(doc: dict[str, Any], root: Path, file: Path) -> EnvSpec:
             environment=tuple(environment),
         )
         return EnvSpec("docker_env", None, docker)
-    env_path = (root / doc[kind]).absolute()
-    if not env_path.is_file():
+    try:
+        env_path = (root / doc[kind]).absolute()
+        found = env_path.is_file()
+    except (OSError, ValueError) as exc:  # a NUL in the path, a name too long
         raise ProjectError(
-            f"{file}: {kind}: {doc[kind]} does not exist in {root}; fix the path or add the file"
+            f"{file}: {kind}: {quoted(doc[kind])} is not a usable path "
+            f"({printable(getattr(exc, 'strerror', None) or str(exc))}); fix the path"
+        ) from None
+    if not found:
+        raise ProjectError(
+            f"{file}: {kind}: {printable(doc[kind], 200)} does not exist in {root}; "
+            "fix the path or add the file"
         )
     return EnvSpec(kind, env_path)
+
+
+def _checked(env: EnvSpec) -> EnvSpec:
+    """`env`, its python_env.yaml validated now, before a run is recorded: a malformed or
+    hostile one is bad input (one line, exit 2), not a FAILED run. The result is remembered,
+    so the environment step reads it again from the memo."""
+    from mlrun_cli.project.validation import load_validated
+
+    if env.kind == "python_env" and env.path is not None:
+        load_validated("python_env", env.path, ProjectError)
+    return env
 
 
 def _conventional_env(root: Path) -> EnvSpec:

@@ -13,13 +13,15 @@ import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from mlrun_cli.errors import ParameterError
-from mlrun_cli.project.mlproject import EntryPoint
+from mlrun_cli.errors import ParameterError, ProjectError
+from mlrun_cli.project.mlproject import EntryPoint, Parameter
+from mlrun_cli.project.text import printable, quoted
 from mlrun_cli.values import valueclass
 
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+MAX_COMMAND = 128 * 1024 - 1  # bytes of one argument to exec (Linux's MAX_ARG_STRLEN)
 
 
 @valueclass
@@ -52,8 +54,9 @@ def is_uri(value: str) -> bool:
     return bool(_SCHEME.match(value)) and not re.match(r"^[A-Za-z]:[\\/]", value)
 
 
-def check_type(ptype: str, name: str, value: str) -> None:
-    """Check `value` for the types we can check (float, int, bool); any other type passes."""
+def is_valid(ptype: str, value: str) -> bool:
+    """Whether `value` is a `ptype` for the types we can check (float, int, bool); any other
+    type is valid."""
     kind = ptype.strip().lower()
     try:
         if kind in ("float", "double", "number"):
@@ -61,14 +64,30 @@ def check_type(ptype: str, name: str, value: str) -> None:
         elif kind in ("int", "integer", "long"):
             int(value)
         elif kind in ("bool", "boolean"):
-            if value.strip().lower() not in _TRUE | _FALSE:
-                raise ValueError(value)
-        else:
-            return
+            return value.strip().lower() in _TRUE | _FALSE
     except ValueError:
+        return False
+    return True
+
+
+def check_type(ptype: str, name: str, value: str) -> None:
+    """Check `value` for the types we can check (float, int, bool); any other type passes."""
+    if not is_valid(ptype, value):
         raise ParameterError(
-            f"parameter {name}: {value!r} is not a valid {ptype}; pass -P {name}=<{ptype}>"
-        ) from None
+            f"parameter {printable(name)}: {quoted(value)} is not a valid {printable(ptype)}; "
+            f"pass -P {printable(name)}=<{printable(ptype)}>"
+        )
+
+
+def bad_defaults(entry: EntryPoint) -> list[Parameter]:
+    """The parameters of `entry` whose default is not of their type (``{type: int, default:
+    1.0}``): passed to the command as they are, as MLflow does, since only values given
+    with -P are checked. `mlrun validate` warns about them."""
+    return [
+        p
+        for p in entry.parameters.values()
+        if not p.required and not is_valid(p.type, str(p.default))
+    ]
 
 
 def resolve(
@@ -102,10 +121,10 @@ def resolve(
         elif kind == "uri":
             if not is_uri(value):
                 raise ParameterError(
-                    f"parameter {param.name}: {value!r} is not a URI (no scheme such as "
+                    f"parameter {printable(param.name)}: {quoted(value)} is not a URI (no scheme such as "
                     f"file://, s3://, https://); pass a full URI"
                 )
-        else:
+        elif from_user:  # a default is the project's, passed on as MLflow does
             check_type(param.type, param.name, value)
         declared[param.name] = value
     extra = {k: v for k, v in given.items() if k not in entry.parameters}
@@ -118,41 +137,130 @@ def _resolve_path(name: str, value: str, base: Path, from_user: bool) -> str:
     path = Path(os.path.expanduser(value))
     if not path.is_absolute():
         path = base / path
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL: no such file either
+        exists = False
+    if not exists:
         origin = "given" if from_user else "default"
         raise ParameterError(
-            f"parameter {name}: {origin} path {value!r} does not exist (looked for {path}); "
-            "pass an existing file or directory"
+            f"parameter {printable(name)}: {origin} path {quoted(value)} does not exist "
+            f"(looked for {printable(str(path), 200)}); pass an existing file or directory"
         )
     return os.path.abspath(path)
 
 
+def placeholders(entry: EntryPoint) -> list[tuple[str, str | None]]:
+    """The command of `entry` as (literal text, placeholder name or None) pieces, ``{{`` and
+    ``}}`` unescaped; a `ProjectError` for a stray brace or a placeholder that is more than
+    a plain ``{name}``.
+
+    The command is never given to `str.format`: ``{x.__class__}``, ``{x[0]}``, ``{x!r}`` and
+    ``{x:>500000000}`` are Python's, not MLflow's, and from a hostile file they read
+    attributes or build a command of gigabytes.
+    """
+    pieces: list[tuple[str, str | None]] = []
+    what = f"entry point {quoted(entry.name)}: command {quoted(entry.command)}"
+    try:
+        for literal, name, spec, conversion in string.Formatter().parse(entry.command):
+            if name is not None and (
+                spec or conversion or not name or name.isdecimal() or "." in name or "[" in name
+            ):
+                text = (
+                    name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+                )
+                raise ProjectError(
+                    f"{what}: {{{printable(text, 40)}}} is not a parameter placeholder (only "
+                    "{name}, without attributes, indexes, conversions or format specs); write "
+                    "{name}, or escape literal braces as {{ }}"
+                )
+            pieces.append((literal, name))
+    except ValueError as exc:  # a stray brace
+        raise ProjectError(f"{what}: {exc}; escape literal braces as {{{{ }}}}") from None
+    return pieces
+
+
 def render_command(entry: EntryPoint, params: ResolvedParams) -> str:
     """The shell command for `entry` with `params`, exactly as `mlflow run` renders it."""
-    template = entry.command
-    names = {
-        field_name.split(".")[0].split("[")[0]
-        for _, field_name, _, _ in string.Formatter().parse(template)
-        if field_name is not None
-    }
-    unknown = sorted(n for n in names if n not in params.declared)
+    pieces = placeholders(entry)
+    unknown = sorted({n for _, n in pieces if n is not None and n not in params.declared})
     if unknown:
-        declared = ", ".join(entry.parameters) or "none"
+        declared = ", ".join(printable(p, 40) for p in list(entry.parameters)[:20]) or "none"
         raise ParameterError(
-            f"entry point {entry.name!r}: command uses {{{unknown[0]}}}, which is not a declared "
-            f"parameter (declared: {declared}); declare it under parameters or escape the braces "
-            "as {{ }}"
+            f"entry point {quoted(entry.name)}: command uses {{{printable(unknown[0], 40)}}}, "
+            f"which is not a declared parameter (declared: {declared}); declare it under "
+            "parameters or escape the braces as {{ }}"
         )
-    try:
-        command = template.format(**{k: shlex.quote(str(v)) for k, v in params.declared.items()})
-    except (ValueError, IndexError, KeyError) as exc:
-        raise ParameterError(
-            f"entry point {entry.name!r}: command {template!r} is not a valid template ({exc}); "
-            "escape literal braces as {{ }}"
-        ) from None
+    command = _join(entry, pieces, {k: shlex.quote(str(v)) for k, v in params.declared.items()})
     if params.extra:
-        command = command.rstrip()
-        command += "".join(
+        command = _end_for_extras(command) + "".join(
             f" --{shlex.quote(k)} {shlex.quote(str(v))}" for k, v in params.extra.items()
         )
+    _check_command(entry, command)
     return command
+
+
+def check_entry_point(entry: EntryPoint) -> list[str]:
+    """What `mlrun validate` can check without values: the placeholders, and the command
+    filled with the defaults (a NUL, the length); the placeholders not declared."""
+    pieces = placeholders(entry)
+    defaults = {
+        p.name: shlex.quote(str(p.default)) for p in entry.parameters.values() if not p.required
+    }
+    _check_command(entry, _join(entry, pieces, defaults))
+    return sorted({n for _, n in pieces if n is not None and n not in entry.parameters})
+
+
+def _join(
+    entry: EntryPoint, pieces: list[tuple[str, str | None]], values: Mapping[str, str]
+) -> str:
+    """The pieces with `values` in the placeholders (none for a name without a value)."""
+    parts: list[str] = []
+    length = 0
+    for literal, name in pieces:
+        parts.append(literal if name is None else literal + values.get(name, ""))
+        length += len(parts[-1])
+        if length > MAX_COMMAND:  # stop before a repeated long value fills the memory
+            raise _too_long(entry)
+    return "".join(parts)
+
+
+def _end_for_extras(command: str) -> str:
+    """The command without its trailing whitespace, where undeclared parameters are appended.
+
+    On purpose: MLflow appends them after a space, so a command ending in a newline would
+    run them as a second command. A line continuation (a backslash ending the last line)
+    goes too, or the appended `` --key`` would be one argument with an escaped space.
+    """
+    while True:
+        stripped = command.rstrip()
+        backslashes = len(stripped) - len(stripped.rstrip("\\"))
+        if backslashes % 2 == 0 or not command[len(stripped) :].startswith("\n"):
+            return stripped
+        command = stripped[:-1]
+
+
+def _check_command(entry: EntryPoint, command: str) -> None:
+    """Refuse, before anything is recorded, a command `exec` would refuse after."""
+    what = f"entry point {quoted(entry.name)}: the command"
+    if "\0" in command:
+        raise ProjectError(
+            f"{what} contains a NUL character (from the MLproject or a default); remove it"
+        )
+    try:
+        size = len(command.encode("utf-8", "surrogateescape"))  # as os.fsencode encodes it
+    except UnicodeEncodeError as exc:
+        raise ProjectError(
+            f"{what} contains {quoted(exc.object[exc.start : exc.end])}, which is not a "
+            "character (a lone surrogate); remove it"
+        ) from None
+    if size > MAX_COMMAND:
+        raise _too_long(entry)
+
+
+def _too_long(entry: EntryPoint) -> ProjectError:
+    return ProjectError(
+        f"entry point {quoted(entry.name)}: the command with its parameters is over "
+        f"{MAX_COMMAND} bytes, more than one command line holds; shorten it, or pass large "
+        "values in a file"
+    )

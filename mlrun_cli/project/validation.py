@@ -15,10 +15,14 @@ from pathlib import Path
 from mlrun_cli.digest import sha256
 from mlrun_cli.errors import MlrunError
 from mlrun_cli.paths import tool_path
+from mlrun_cli.project.text import printable, quoted
 
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:
     from typing import Any
+
+MAX_BYTES = 1024 * 1024  # a YAML file; MLproject files are a few KB, a conda export tens of KB
+MAX_MEMO = 1024 * 1024  # characters of a remembered document's JSON
 
 
 def schema_dir() -> Path:
@@ -50,49 +54,59 @@ def load_schema(name: str) -> dict[str, Any]:
     return result
 
 
-def read_yaml(path: Path, error: type[MlrunError], what: str) -> Any:
-    """Read and safe-load a YAML file; syntax errors become one-line `error`s with the line."""
-    import yaml
-
+def read_bytes(path: Path, error: type[MlrunError], what: str = "") -> bytes:
+    """The bytes of `path`, refused (as `error`) beyond `MAX_BYTES` before reading them all."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise error(f"{path}: no such file; {what}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read it ({exc})") from None
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{path}:{where}: YAML syntax error: {problem}; fix the YAML") from None
+        raise error(f"{path}: no such file; {what}".rstrip("; ")) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = getattr(exc, "strerror", None) or printable(str(exc))
+        raise error(f"{path}: cannot read it ({reason})") from None
+    if len(raw) > MAX_BYTES:
+        raise error(
+            f"{path}: {max(size, len(raw))} bytes is too large for a YAML file mlrun reads "
+            f"(at most {MAX_BYTES // 1024} KiB); shorten it"
+        )
+    return raw
+
+
+def read_yaml(path: Path, error: type[MlrunError], what: str) -> Any:
+    """Read and safe-load a YAML file within the limits of `yamlfile`; every problem (no such
+    file, not UTF-8, a syntax error, an alias bomb) is a one-line `error` with the line."""
+    from mlrun_cli.project.yamlfile import decode, load_text
+
+    return load_text(decode(read_bytes(path, error, what), path, error), path, error)
 
 
 def load_validated(name: str, path: Path, error: type[MlrunError], what: str = "") -> Any:
     """Parse the YAML file `path` and validate it against schema `name`; return the document.
 
-    Errors are `error`s naming the file, the key path and the line.
+    Errors are `error`s naming the file, the key path and the line. A refused file is never
+    remembered, and neither is a document whose JSON is larger than `MAX_MEMO`.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise error(f"{path}: no such file; {what}".rstrip("; ")) from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    raw = read_bytes(path, error, what)
     digest = sha256(_schema_text(name).encode() + b"\0" + raw).hexdigest()
     memo = tool_path("validated") / name / f"{digest[:40]}.json"
     try:
-        return json.loads(memo.read_text(encoding="utf-8"))
+        # A memo larger than any we write is not ours to trust (earlier versions remembered
+        # the expansion of an alias bomb: hundreds of MB).
+        if memo.stat().st_size <= MAX_MEMO:
+            return json.loads(memo.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         pass
-    doc = read_yaml(path, error, what)
+    from mlrun_cli.project.yamlfile import decode, load_text
+
+    doc = load_text(decode(raw, path, error), path, error)
     validate(name, doc, path, error)
     try:
         encoded = json.dumps(doc)
-        if json.loads(encoded) == doc:  # only documents JSON keeps exactly (no dates, int keys)
+        # only documents JSON keeps exactly (no dates, int keys), and only small ones
+        if len(encoded) <= MAX_MEMO and json.loads(encoded) == doc:
             _write_atomic(memo, encoded)
-    except (TypeError, ValueError, OSError):
+    except (TypeError, ValueError, OSError, RecursionError):
         pass  # the memo is an optimisation; a read-only cache must not fail the run
     return doc
 
@@ -115,7 +129,7 @@ def validate(name: str, doc: Any, path: Path, error: type[MlrunError]) -> None:
     best = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if best is not None:
         keys = list(best.absolute_path)
-        where = ".".join(str(k) for k in keys) or "(top level)"
+        where = ".".join(printable(str(k), 40) for k in keys) or "(top level)"
         line = _line_of(path, keys)
         at = f" (line {line})" if line else ""
         raise error(f"{path}: {where}{at}: {_describe(best)}")
@@ -123,13 +137,26 @@ def validate(name: str, doc: Any, path: Path, error: type[MlrunError]) -> None:
 
 def _describe(err: Any) -> str:
     if err.validator == "required":
-        return f"{err.message}; add it"
+        return f"{_message(err)}; add it"
     if err.validator == "oneOf" and err.context:
         sub = min(err.context, key=lambda e: len(list(e.absolute_path)))
-        return f"{sub.message}"
+        return _message(sub)
     if err.validator == "additionalProperties":
-        return f"{err.message}; remove or rename it"
-    return str(err.message)
+        return f"{_message(err)}; remove or rename it"
+    return _message(err)
+
+
+def _message(err: Any) -> str:
+    """jsonschema's message with the value it quotes cut to an excerpt: a file of binary
+    junk is one scalar, and the message would quote all of it."""
+    message = str(err.message)
+    try:
+        whole = repr(err.instance)
+    except RecursionError:
+        whole = ""
+    if whole and len(whole) > 60 and whole in message:
+        message = message.replace(whole, quoted(err.instance))
+    return printable(message, 200)
 
 
 def _line_of(path: Path, keys: list[Any]) -> int | None:
