@@ -89,7 +89,15 @@ def expand(
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
-    """Trials from a CSV (a header row), or a YAML/JSON list of mappings."""
+    """Trials from a CSV (a header row), or a YAML/JSON list of mappings.
+
+    YAML goes through the same limits as an MLproject (size, alias expansion, depth): a
+    trials file may come from anywhere a project does.
+    """
+    if path.suffix.lower() in (".yaml", ".yml"):
+        from mlrun_cli.project.validation import read_yaml
+
+        return _mappings(read_yaml(path, ParameterError, "give --file a trials file"), path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -101,24 +109,25 @@ def read_rows(path: Path) -> list[dict[str, str]]:
             if None in row or any(v is None for v in row.values()):
                 raise ParameterError(f"--file {path}: line {i} does not have one value per column")
     else:
-        import yaml
-
         try:
-            data = (
-                yaml.safe_load(text)
-                if path.suffix.lower() in (".yaml", ".yml")
-                else json.loads(text)
-            )
-        except (ValueError, yaml.YAMLError) as exc:
+            data = json.loads(text)
+        except ValueError as exc:
             raise ParameterError(
-                f"--file {path}: not valid {path.suffix[1:]} ({str(exc).splitlines()[0]})"
+                f"--file {path}: not valid JSON ({str(exc).splitlines()[0]})"
             ) from None
-        if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-            raise ParameterError(f"--file {path}: expected a list of mappings, one trial each")
-        rows = [{str(k): str(v) for k, v in r.items()} for r in data]
+        return _mappings(data, path)
     if not rows:
         raise ParameterError(f"--file {path}: no trials in it")
     return rows
+
+
+def _mappings(data: Any, path: Path) -> list[dict[str, str]]:
+    """The trials of a YAML or JSON document: a non-empty list of mappings."""
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise ParameterError(f"--file {path}: expected a list of mappings, one trial each")
+    if not data:
+        raise ParameterError(f"--file {path}: no trials in it")
+    return [{str(k): str(v) for k, v in r.items()} for r in data]
 
 
 def spec_hash(spec: Mapping[str, Any]) -> str:

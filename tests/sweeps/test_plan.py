@@ -79,3 +79,23 @@ def test_spec_hash_and_difference() -> None:
     assert spec_hash(changed) != spec_hash(spec)
     assert describe_difference(spec, changed) == "patch_sha: None -> bbbbbbbbbbbb"
     assert describe_difference(spec, {**spec, "trials": []}) == "trials changed"
+
+
+def test_a_yaml_trials_file_is_read_within_limits(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 8):
+        levels.append(f"{chr(97 + i)}: &{chr(97 + i)} [{', '.join(['*' + chr(96 + i)] * 10)}]")
+    bomb.write_text("\n".join(levels) + "\n")
+    with pytest.raises(
+        ParameterError, match=r"bomb\.yaml: line 5: the document expands to more than"
+    ):
+        read_rows(bomb)
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    with pytest.raises(ParameterError, match="no trials in it"):
+        read_rows(empty)
+    bad = tmp_path / "bad.yml"
+    bad.write_text("- {x: 1\n")
+    with pytest.raises(ParameterError, match=r"bad\.yml.*line"):
+        read_rows(bad)
