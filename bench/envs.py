@@ -1,5 +1,11 @@
-"""Environment builds: cold (package cache warm) with uv and with pip, and the warm overhead.
+"""Environment builds: the first run against uv's floor, cold builds, and the warm overhead.
 
+- first runs (`_env_floor.py`): for a project needing scikit-learn and pandas, package cache
+  warm and then cold: the floor (`uv venv` + `uv pip install` + the import), our first and
+  second `mlrun run`, and `mlflow run --env-manager uv` first and second where mlflow is
+  there. Targets: our first <= 1.3x the floor, our second <= 0.5x our first, ours at least
+  2x faster than mlflow's, first and second. `--floor small` uses requests instead (what
+  bench/all.py --quick does), `--floor none` skips these rows.
 - cold: `mlrun envs build` of a copy of examples/iris-classification (outside any git work
   tree) into an empty env root, against the
   bare installer doing the same (`uv venv` + `uv pip install`, or `virtualenv` + `pip
@@ -12,7 +18,7 @@ the same project is measured too. Targets: warm overhead <= 0.10 s; cold iris en
 uv <= 6 s.
 
     python bench/envs.py [--repeat 10] [--cold-repeat 2] [--managers uv,virtualenv]
-                         [--no-fill-cache] [--no-mlflow]
+                         [--no-fill-cache] [--no-mlflow] [--floor full|small|none]
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ QUICK = {
     "managers": "uv",
     "fill_cache": False,
     "mlflow": False,
+    "floor": "small",
 }
 TARGET_WARM_S = 0.10
 TARGET_COLD_UV_S = 6.0
@@ -172,11 +179,16 @@ def run(
     managers: str = "uv,virtualenv",
     fill_cache: bool = True,
     mlflow: bool = True,
+    floor: str = "full",
 ) -> list[Figure]:
     from mlrun_cli.envs.interpreters import find_uv
 
     compile_package()
-    figures = []
+    figures: list[Figure] = []
+    if floor != "none":
+        import _env_floor
+
+        figures += _env_floor.figures(small=floor == "small", with_mlflow=mlflow)
     names = [m for m in managers.split(",") if m and (m != "uv" or find_uv())]
     with scratch_dir() as root:
         env = {"MLRUN_CACHE_DIR": str(root / "cache"), "MLRUN_TRACKING_URI": str(root / "store")}
@@ -242,6 +254,7 @@ def main() -> None:
     parser.add_argument("--managers", default="uv,virtualenv")
     parser.add_argument("--no-fill-cache", dest="fill_cache", action="store_false")
     parser.add_argument("--no-mlflow", dest="mlflow", action="store_false")
+    parser.add_argument("--floor", choices=("full", "small", "none"), default="full")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     sizes = {
@@ -250,6 +263,7 @@ def main() -> None:
         "managers": args.managers,
         "fill_cache": args.fill_cache,
         "mlflow": args.mlflow,
+        "floor": args.floor,
     }
     standalone("envs", run, sizes, json_file=args.json)
 

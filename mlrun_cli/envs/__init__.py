@@ -117,13 +117,15 @@ def manager_names() -> tuple[str, ...]:
 def default_manager(project: Project) -> str:
     """The manager the project's environment implies.
 
-    python_env: uv when it is available, else virtualenv; conda_env: conda; nothing declared
-    (or docker_env with --env-manager local): local.
+    python_env: uv when it can run here (it is a dependency of mlrun-cli, so normally it can),
+    else virtualenv + pip; conda_env: conda; nothing declared (or docker_env with
+    --env-manager local): local. Whether uv runs is asked once per uv binary and remembered,
+    so this starts no process on a warm run.
     """
     if project.env.kind == "python_env":
-        from mlrun_cli.envs.interpreters import find_uv
+        from mlrun_cli.envs.interpreters import usable_uv
 
-        return "uv" if find_uv() else "virtualenv"
+        return "uv" if usable_uv() else "virtualenv"
     if project.env.kind == "conda_env":
         return "conda"
     return "local"

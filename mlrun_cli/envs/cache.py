@@ -8,29 +8,32 @@ it, and write the completion marker last with an atomic rename. An env without i
 never used.
 
 Running the build steps is `buildlog`'s; listing and pruning the cache (`mlrun envs`) are here.
+An env's bytecode compile (`bytecode`) runs in the background after the marker is written;
+before an env directory is removed, a compile running in it is stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import console
+from mlrun_cli.digest import sha256
 from mlrun_cli.envs import BuildInterrupted
 from mlrun_cli.errors import EnvError
 from mlrun_cli.paths import tool_path
 from mlrun_cli.values import valueclass
 
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:  # the build log is loaded by a build only, not by a warm run
+    from typing import Any
+
     from mlrun_cli.envs.buildlog import BuildLog, Cancelled
 
     HealthCheck = Callable[[Path, Mapping[str, Any]], str | None]
@@ -64,7 +67,7 @@ def make_key(manager: str, inputs: Mapping[str, Any]) -> EnvKey:
     payload = json.dumps(
         {"format": FORMAT_VERSION, "manager": manager, **inputs}, sort_keys=True, default=str
     )
-    return EnvKey(manager, hashlib.sha256(payload.encode()).hexdigest(), dict(inputs))
+    return EnvKey(manager, sha256(payload.encode()).hexdigest(), dict(inputs))
 
 
 def platform_tag() -> str:
@@ -214,16 +217,33 @@ def build_log_path(name: str) -> Path:
 
 
 def _remove(env_dir: Path) -> None:
-    """Remove an env directory (the marker first, so nobody takes it for complete)."""
+    """Remove an env directory (the marker first, so nobody takes it for complete).
+
+    A bytecode compile running in it is stopped first: it would write into the directory
+    while it is deleted (leaving it behind), or into the env rebuilt at the same path.
+    """
     if not env_dir.exists():
         return
+    import shutil
+
+    from mlrun_cli.envs import bytecode
+
     with contextlib.suppress(OSError):
-        (env_dir / MARKER).unlink()
-    shutil.rmtree(env_dir, ignore_errors=True)
+        (env_dir / MARKER).unlink()  # also tells a running compile to write nothing more
+    bytecode.stop(env_dir.name)
+    for _attempt in range(10):
+        shutil.rmtree(env_dir, ignore_errors=True)
+        if not env_dir.exists():
+            return
+        time.sleep(0.1)  # a straggler (a file being written as we looked) wrote into it
+    try:
+        shutil.rmtree(env_dir)  # still there: this time say why
+    except OSError as exc:
+        raise EnvError(f"cannot remove {env_dir}: {exc}; remove it by hand") from None
 
 
 def _project_record(project: str, manager: str) -> Path:
-    digest = hashlib.sha256(f"{project}\0{manager}".encode()).hexdigest()[:24]
+    digest = sha256(f"{project}\0{manager}".encode()).hexdigest()[:24]
     return tool_path("envs") / ".projects" / f"{digest}.json"
 
 
@@ -280,7 +300,8 @@ def dir_size(path: Path) -> int:
 
 
 def list_envs() -> list[dict[str, Any]]:
-    """Every complete env in the cache with its marker facts, size and last use."""
+    """Every env in the cache with its marker facts, size, last use and state: ready,
+    building (its build holds its lock), or incomplete (a build that did not finish)."""
     root = tool_path("envs")
     found: list[dict[str, Any]] = []
     if not root.is_dir():
@@ -289,6 +310,7 @@ def list_envs() -> list[dict[str, Any]]:
         if entry.name.startswith(".") or not entry.is_dir():
             continue
         marker = read_marker(entry)
+        state = "ready" if marker is not None else "building" if is_locked(entry.name) else None
         try:
             last = int((entry / LAST_USED).read_text())
         except (OSError, ValueError):
@@ -300,22 +322,40 @@ def list_envs() -> list[dict[str, Any]]:
                 "manager": (marker or {}).get("manager", "?"),
                 "python": (marker or {}).get("python_version"),
                 "complete": marker is not None,
+                "state": state or "incomplete",
                 "size": dir_size(entry),
                 "last_used": last,
                 "created": (marker or {}).get("created"),
+                **_bytecode_fields(entry, marker),
             }
         )
     return found
 
 
-def prune(older_than_days: float | None, everything: bool) -> list[dict[str, Any]]:
-    """Remove envs unused for `older_than_days` (or all, or incomplete ones); never a locked one."""
+def _bytecode_fields(env_dir: Path, marker: dict[str, Any] | None) -> dict[str, Any]:
+    """`bytecode`: complete, compiling or incomplete (None for an incomplete env), and
+    `bytecode_progress`: [files done, files in all] while a compile reports it."""
+    from mlrun_cli.envs import bytecode
+
+    if marker is None:
+        return {"bytecode": None, "bytecode_progress": None}
+    state = bytecode.status(env_dir, env_dir.name, marker)
+    progress = bytecode.progress(env_dir) if state != bytecode.COMPLETE else None
+    return {"bytecode": state, "bytecode_progress": list(progress) if progress else None}
+
+
+def prune(
+    older_than_days: float | None, everything: bool, *, dry_run: bool = False
+) -> list[dict[str, Any]]:
+    """Remove envs unused for `older_than_days` (or all, or incomplete ones); never one being
+    built. Returns the envs removed (with `dry_run`, the ones that would be, left in place)."""
     now = time.time()
     removed = []
     for env in list_envs():
         too_old = older_than_days is not None and now - env["last_used"] > older_than_days * 86400
         if not (everything or too_old or not env["complete"]) or is_locked(env["name"]):
             continue
-        _remove(Path(env["path"]))
+        if not dry_run:
+            _remove(Path(env["path"]))  # a compile running in it is stopped first
         removed.append(env)
     return removed

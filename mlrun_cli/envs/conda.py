@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import console
+from mlrun_cli.digest import sha256
 from mlrun_cli.envs import Environment
 from mlrun_cli.envs import cache as envcache
 from mlrun_cli.errors import EnvError
 from mlrun_cli.project.mlproject import Project
 
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:
+    from typing import Any
+
     from mlrun_cli.envs.buildlog import BuildLog
 
 _NAMES = ("conda", "mamba", "micromamba")
@@ -105,7 +107,7 @@ class CondaManager:
             self.name,
             {
                 "conda": Path(exe).name,
-                "env_file": hashlib.sha256(content).hexdigest(),
+                "env_file": sha256(content).hexdigest(),
                 "frozen": frozen_text,
                 "platform": envcache.platform_tag(),
             },

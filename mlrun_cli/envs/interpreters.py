@@ -4,6 +4,9 @@ Looked at, in order: the interpreter running mlrun, `pythonX.Y` / `python3` / `p
 pyenv's versions directories, and uv-managed interpreters. Versions are read from directory
 names where they say it, otherwise by asking the interpreter once; answers are remembered in
 the cache by path and modification time.
+
+uv is found here too (`find_uv`), and whether it can run on this machine (`uv_problem`) is
+asked once per binary and remembered the same way, so a warm run starts no process for it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -71,7 +73,7 @@ def _candidates(wanted: str) -> list[Path]:
     names = [f"python{major_minor}", "python3", "python"]
     paths: list[Path] = []
     for name in names:
-        exe = shutil.which(name)
+        exe = which(name)
         if exe:
             paths.append(Path(exe))
     pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
@@ -99,17 +101,101 @@ def _uv_pythons() -> list[Path]:
         return []
 
 
+def which(name: str) -> str | None:
+    """`shutil.which` for a plain name, without importing shutil on the warm path."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(folder or ".", name)
+        if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None
+
+
 def find_uv() -> str | None:
-    """uv on PATH, or the binary of the `uv` package (the `mlrun-cli[uv]` extra)."""
-    exe = shutil.which("uv")
-    if exe:
-        return exe
+    """The uv binary: the one installed with mlrun-cli (the `uv` dependency), else uv on PATH.
+
+    Ours first: it is the version mlrun-cli declares (uv>=0.4), wherever PATH points. It sits
+    beside the interpreter running mlrun (a virtualenv, pipx); a `--user` or system install
+    is found by the uv package itself.
+    """
+    beside = os.path.join(os.path.dirname(sys.executable), "uv")
+    if os.access(beside, os.X_OK):
+        return beside
     try:
         from uv import find_uv_bin
 
         return str(find_uv_bin())
     except (ImportError, FileNotFoundError):
+        pass
+    return which("uv")
+
+
+def uv_problem(exe: str) -> str | None:
+    """Why the uv binary `exe` cannot run here (None when it can).
+
+    A uv wheel for another platform, a binary the C library cannot load, or a crash at start
+    all show as `uv --version` failing. The answer is remembered by the binary's path, size and
+    modification time, so this costs a process once per uv binary, not once per run.
+    """
+    try:
+        st = os.stat(exe)
+    except OSError as exc:
+        return f"{exe}: {exc.strerror}"
+    stamp = f"{exe}:{st.st_size}:{st.st_mtime_ns}"
+    memo_file = tool_path("cache") / "uv-probe.json"
+    try:
+        memo = json.loads(memo_file.read_text())
+        if memo.get("stamp") == stamp:
+            return memo.get("problem")
+    except (OSError, ValueError, AttributeError):
+        pass
+    problem, version = _probe_uv(exe)
+    try:
+        memo_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_file.with_name(f"uv-probe.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "problem": problem, "version": version}))
+        os.replace(tmp, memo_file)
+    except OSError:
+        pass
+    return problem
+
+
+def uv_version(exe: str) -> str | None:
+    """The version `uv --version` printed when `exe` was probed (None if unknown)."""
+    if uv_problem(exe) is not None:
         return None
+    try:
+        version = json.loads((tool_path("cache") / "uv-probe.json").read_text()).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return version if isinstance(version, str) else None
+
+
+def usable_uv() -> str | None:
+    """A uv binary that runs on this machine, or None (then virtualenv + pip is the default)."""
+    exe = find_uv()
+    if exe is None or uv_problem(exe) is not None:
+        return None
+    return exe
+
+
+def _probe_uv(exe: str) -> tuple[str | None, str | None]:
+    import subprocess
+
+    from mlrun_cli.process import ProcessError, run
+
+    try:
+        proc = run([exe, "--version"], check=False, timeout=30)
+    except ProcessError as exc:  # not found, or timed out
+        return str(exc).splitlines()[0], None
+    except OSError as exc:  # exec format error, permission denied: a binary for elsewhere
+        return f"{exe} does not start ({exc.strerror or exc})", None
+    except subprocess.SubprocessError as exc:
+        return f"{exe} does not start ({exc})", None
+    words = proc.stdout.split()
+    if proc.returncode != 0 or len(words) < 2 or words[0] != "uv":
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+        return f"{exe} --version failed (exit code {proc.returncode}) {tail[0][:200]}".strip(), None
+    return None, words[1]
 
 
 def _probe(path: Path) -> Interpreter | None:

@@ -3,8 +3,9 @@
 The `virtualenv` manager uses pip and the `uv` manager uses uv: one manager class, two
 installers. The project's python_env.yaml (or the python version and pip section of its
 conda.yaml) says what to install; the interpreter is found among those on the machine.
-Bytecode is compiled at build time by both installers, so runs under PYTHONDONTWRITEBYTECODE
-are not slower.
+An env is ready when the installer is done: its bytecode is compiled in the background from
+then on (`bytecode`), so a first run does not wait for it and later runs, also under
+PYTHONDONTWRITEBYTECODE, find it compiled.
 """
 
 from __future__ import annotations
@@ -14,19 +15,22 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from mlrun_cli import console
-from mlrun_cli.envs import Environment
+from mlrun_cli.envs import Environment, bytecode
 from mlrun_cli.envs import cache as envcache
 from mlrun_cli.envs.interpreters import Interpreter, find
 from mlrun_cli.envs.spec import PythonEnvSpec, load_conda_as_python_env, load_python_env
 from mlrun_cli.project.mlproject import Project
 
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:  # what only a build needs is imported by the build (a warm run stays small)
+    from typing import Any
+
     from mlrun_cli.envs.buildlog import BuildLog
     from mlrun_cli.envs.installers import Installer
-    from mlrun_cli.envs.installers.steps import InstallStep, ProgressLine
+    from mlrun_cli.envs.installers.steps import InstallStep
+    from mlrun_cli.envs.progress import Progress
 
 
 def project_spec(project: Project) -> PythonEnvSpec:
@@ -91,6 +95,7 @@ class VirtualenvManager:
         )
         if reused:
             console.detail(f"reusing environment {key.name}")
+        self._compile_bytecode(env_dir, key.name, marker, reused, project.dir)
         return Environment(
             manager=self.name,
             python=str(env_dir / "bin" / "python"),
@@ -100,6 +105,18 @@ class VirtualenvManager:
             reused=reused,
             freeze_file=env_dir / envcache.FREEZE,
         )
+
+    def _compile_bytecode(
+        self, env_dir: Path, name: str, marker: Mapping[str, Any], reused: bool, project_dir: Path
+    ) -> None:
+        """Start the background compile of a new env, or of one whose compile was cut short."""
+        if marker.get("bytecode") != bytecode.BACKGROUND:
+            return  # built when the installer compiled everything
+        started = bytecode.start(env_dir, name, envcache.build_log_path(name), project_dir)
+        if started and not reused:
+            console.info("  compiling bytecode in the background (mlrun envs list shows it)")
+        elif started:
+            console.detail(f"compiling the rest of {name}'s bytecode in the background")
 
     def _build(
         self,
@@ -112,10 +129,12 @@ class VirtualenvManager:
     ) -> Mapping[str, Any]:
         """Create, install, freeze, check: the steps of a build, in order."""
         from mlrun_cli.envs.buildlog import check_interpreter
+        from mlrun_cli.envs.progress import Progress
 
         t0 = time.monotonic()
         console.info(
-            f"building environment {env_dir.name} (python {interp.version}, {self.installer.name})"
+            f"building environment {env_dir.name} (python {interp.version}) "
+            f"with {self.installer.describe()}"
         )
         python = env_dir / "bin" / "python"
         env = _build_environ(env_dir)
@@ -125,7 +144,7 @@ class VirtualenvManager:
             env=env,
         )
         requirements, count = write_requirements(env_dir, spec, frozen_text)
-        progress = _Progress(self.installer.parse_line)
+        progress = Progress(self.installer.parse_line, env_dir)
         steps = self.installer.install_steps(python, spec.build_dependencies, requirements, count)
         for step in steps:
             _install(log, step, progress, cwd=project_dir, env=env)
@@ -136,7 +155,12 @@ class VirtualenvManager:
             f"  installed {progress.installed} packages in {time.monotonic() - t0:.1f}s; "
             f"log: {log.path}"
         )
-        return {"python_version": version, "interpreter": str(interp.path)}
+        return {
+            "python_version": version,
+            "interpreter": str(interp.path),
+            "installer": self.installer.describe(),
+            "bytecode": bytecode.BACKGROUND,
+        }
 
 
 def write_requirements(
@@ -191,38 +215,17 @@ def _build_environ(env_dir: Path) -> dict[str, str]:
 
 
 def _install(
-    log: BuildLog, step: InstallStep, progress: _Progress, *, cwd: Path, env: Mapping[str, str]
+    log: BuildLog, step: InstallStep, progress: Progress, *, cwd: Path, env: Mapping[str, str]
 ) -> None:
     n = step.count
     console.info(f"  installing {n} {step.what[:-1] if n == 1 else step.what}")
-    log.run(step.argv, step=f"installing {step.what}", cwd=cwd, env=env, on_line=progress.feed)
+    progress.start_step()
+    log.run(
+        step.argv,
+        step=f"installing {step.what}",
+        cwd=cwd,
+        env=env,
+        on_line=progress.feed,
+        on_idle=progress.poll,
+    )
     progress.step_done()
-
-
-class _Progress:
-    """Shows an installer's output as it comes (summaries, a live package count), and adds
-    up how many packages were installed."""
-
-    def __init__(self, parse: Callable[[str], ProgressLine | None]) -> None:
-        self._parse = parse
-        self.installed = 0
-        self._collected: list[str] = []
-
-    def feed(self, line: str) -> None:
-        from mlrun_cli.envs.installers.steps import Collecting, Installed, Summary  # builds only
-
-        event = self._parse(line)
-        if isinstance(event, Summary):
-            console.info(f"    {event.text[0].lower()}{event.text[1:]}")
-        elif isinstance(event, Collecting):
-            # pip names each package as it resolves: one live line with the count.
-            self._collected.append(event.package)
-            console.progress(f"    collecting packages: {len(self._collected)} ({event.package})")
-        elif isinstance(event, Installed):
-            self.installed += event.count
-
-    def step_done(self) -> None:
-        console.progress_done()
-        if self._collected:
-            console.info(f"    collected {len(self._collected)} packages")
-            self._collected.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -134,3 +135,34 @@ def test_a_warm_run_imports_neither_click_nor_dataclasses(tmp_path: Path, isolat
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
     for heavy in ("click", "dataclasses", "inspect", "rich", "yaml", "jsonschema", "_hashlib"):
         assert heavy not in imported, f"a warm run imports {heavy}"
+
+
+def test_a_warm_run_with_a_uv_env_imports_nothing_heavy(tmp_path: Path, isolated: Path) -> None:
+    from mlrun_cli.envs.interpreters import usable_uv
+
+    if usable_uv() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("uv cannot run here, and it is a dependency of mlrun-cli")
+        pytest.skip("uv cannot run here")
+    py = "{}.{}".format(*sys.version_info[:2])
+    project = write_project(
+        tmp_path / "p",
+        PROJECT.replace("entry_points:", "python_env: python_env.yaml\nentry_points:"),
+        {"python_env.yaml": f'python: "{py}"\ndependencies: [six==1.16.0]\n'},
+    )
+    argv = [sys.executable, "-X", "importtime", "-m", "mlrun_cli", "run", str(project)]
+    argv += ["--env-manager", "uv"]
+    subprocess.run(argv, capture_output=True, check=True, timeout=300)  # builds the env
+    from mlrun_cli.envs import bytecode
+    from mlrun_cli.paths import tool_path
+
+    (env_dir,) = (p for p in tool_path("envs").iterdir() if not p.name.startswith("."))
+    assert bytecode.wait(env_dir, timeout=120)  # the warm path: bytecode complete
+    proc = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=60)
+    assert "alpha 0.5" in proc.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    heavy = ("click", "dataclasses", "inspect", "rich", "yaml", "jsonschema", "_hashlib")
+    # Nor what only a build needs: the build log, the progress, the installers' steps.
+    heavy += ("typing", "mlrun_cli.envs.buildlog", "mlrun_cli.envs.progress")
+    heavy += ("mlrun_cli.envs.installers.steps",)
+    assert sorted(imported & set(heavy)) == []

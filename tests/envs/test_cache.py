@@ -177,11 +177,17 @@ def test_list_envs_reports_complete_and_incomplete(tmp_path: Path) -> None:
         "manager": "test",
         "python": "3.11.7",
         "complete": True,
+        "state": "ready",
         "size": cache.dir_size(env_dir),
         "last_used": int((env_dir / cache.LAST_USED).read_text()),
         "created": marker["created"],
+        # Its build said nothing of background bytecode: compiled at build time, complete.
+        "bytecode": "complete",
+        "bytecode_progress": None,
     }
     assert listed[1]["manager"] == "?" and listed[1]["complete"] is False
+    assert listed[1]["state"] == "incomplete"  # no build holds its lock
+    assert listed[1]["bytecode"] is None
     assert json.dumps(listed)  # what `mlrun envs list --json` prints
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli import console
-from mlrun_cli.envs import cache
+from mlrun_cli.envs import bytecode, cache
 from mlrun_cli.envs.installers.pip import PipInstaller
 from mlrun_cli.envs.installers.steps import InstallStep, ProgressLine
 from mlrun_cli.envs.installers.uv import UvInstaller
@@ -63,6 +63,9 @@ class StandIn:
         if self.missing:
             raise EnvError("stand-in is not installed")
 
+    def describe(self) -> str:
+        return "stand-in 1.0"
+
     def create_command(self, interpreter: Path, env_dir: Path) -> list[str]:
         return [str(interpreter), "-m", "venv", "--without-pip", str(env_dir)]
 
@@ -107,11 +110,12 @@ def test_a_cold_build_then_a_silent_reuse(
     env_dir = tmp_path / "envs" / str(env.key)
     log = tmp_path / "envs" / ".logs" / f"{env.key}.log"
     assert normalised(capsys.readouterr().err) == (
-        f"building environment {env.key} (python {VERSION}, stand-in)\n"
+        f"building environment {env.key} (python {VERSION}) with stand-in 1.0\n"
         "  installing 2 requirements\n"
         "    resolved 2 packages\n"
         "    prepared 2 packages\n"
         f"  installed 2 packages in T; log: {log}\n"
+        "  compiling bytecode in the background (mlrun envs list shows it)\n"
     )
     assert str(env.key).startswith("uv-")
     assert (env.manager, env.python, env.bin_dir) == (
@@ -127,7 +131,10 @@ def test_a_cold_build_then_a_silent_reuse(
     marker = cache.read_marker(env_dir)
     assert marker is not None
     assert marker["inputs"]["installer"] == "stand-in"
+    assert marker["installer"] == "stand-in 1.0"
     assert marker["interpreter"] == marker["inputs"]["interpreter"]
+    assert marker["bytecode"] == "background"
+    assert bytecode.wait(env_dir, timeout=60)  # the background compile finishes
 
     again = manager.prepare(project)
     assert (again.key, again.reused) == (env.key, True)
@@ -148,7 +155,7 @@ def test_pip_progress_counts_what_it_collected(
     lines = normalised(capsys.readouterr().err).splitlines()
     assert lines[1:4] == [
         "  installing 2 requirements",
-        "    collected 2 packages",  # the live "collecting packages" line needs a terminal
+        "    collected 2 packages",  # the live "resolving 2" line needs a terminal
         f"  installed 2 packages in T; log: {tmp_path / 'envs' / '.logs' / f'{env.key}.log'}",
     ]
 
@@ -161,9 +168,10 @@ def test_a_project_without_dependencies_installs_nothing(
         python_project(tmp_path / "p", "dependencies: []\n")
     )
     err = normalised(capsys.readouterr().err).splitlines()
-    assert err[0].startswith(f"building environment {env.key} (python {VERSION}, stand-in)")
+    assert err[0] == f"building environment {env.key} (python {VERSION}) with stand-in 1.0"
     assert err[1].startswith("  installed 0 packages in T; log: ")
-    assert len(err) == 2
+    assert err[2] == "  compiling bytecode in the background (mlrun envs list shows it)"
+    assert len(err) == 3
     assert installer.calls[0][2:] == (None, 0)
 
 

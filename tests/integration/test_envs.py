@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mlrun_cli.envs import bytecode
 from mlrun_cli.envs.interpreters import find_uv
 from mlrun_cli.store.sqlite.store import SqliteStore
 from tests.conftest import REPO, write_project
@@ -28,6 +29,8 @@ entry_points:
     command: "python -c 'import six, sys; print(\\"six\\", six.__version__, sys.prefix)'"
   noop:
     command: "true"
+  verbose:
+    command: "python -v -c 'import six'"
 """
 
 PYTHON_ENV = """
@@ -55,7 +58,7 @@ def project(tmp_path: Path) -> Path:
     )
 
 
-def alive(pid: int, timeout: float = 5.0) -> bool:
+def alive(pid: int, timeout: float = 30.0) -> bool:
     """True if `pid` is still a live process (zombies awaiting a reaper do not count)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -89,8 +92,17 @@ def test_build_reuse_and_record(
     (env_dir,) = env_dirs(tmp_path / "envs")
     assert proc.stdout.split()[-1] == str(env_dir)  # the child ran inside the env
     assert f"building environment {env_dir.name}" in proc.stderr
-    # Bytecode was compiled at build time.
-    assert list(env_dir.glob("lib/python*/site-packages/__pycache__/six.*.pyc"))
+    # The env was ready before its bytecode: that is compiled in the background.
+    assert "  compiling bytecode in the background" in proc.stderr
+    assert bytecode.wait(env_dir, timeout=120)
+    (pyc,) = env_dir.glob("lib/python*/site-packages/__pycache__/six.*.pyc")
+    # A run that may not write bytecode loads it, compiled, from the second run on.
+    verbose = mlrun(
+        "run", str(project), "--env-manager", manager, "-e", "verbose",
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )  # fmt: skip
+    assert verbose.returncode == 0, verbose.stderr
+    assert f"# code object from '{pyc}'" in verbose.stderr
     run = runs(isolated)[0]
     assert run.tags["mlflow.project.env"] == manager
     assert run.tags["mlrun.env.key"] == env_dir.name
@@ -108,19 +120,21 @@ def test_build_reuse_and_record(
 # in a run of their own and names each package it collects; uv resolves everything at once.
 COLD_BUILD = {
     "virtualenv": (
-        r"building environment (?P<name>virtualenv-\w+) \(python {py}\.\d+, pip\)\n"
+        r"building environment (?P<name>virtualenv-\w+) \(python {py}\.\d+\) with virtualenv \+ pip\n"
         r"  installing 1 build requirement\n"
         r"(    collected 1 packages\n)?"
         r"  installing 1 requirement\n"
         r"    collected 1 packages\n"
         r"  installed \d+ packages in \d+\.\ds; log: (?P<log>\S+)\n"
+        r"  compiling bytecode in the background \(mlrun envs list shows it\)\n"
     ),
     "uv": (
-        r"building environment (?P<name>uv-\w+) \(python {py}\.\d+, uv\)\n"
+        r"building environment (?P<name>uv-\w+) \(python {py}\.\d+\) with uv \d+\.\d+\.\d+\S*\n"
         r"  installing 2 requirements\n"
         r"    resolved 2 packages\n"
         r"(    prepared \d+ packages?\n)?"
         r"  installed 2 packages in \d+\.\ds; log: (?P<log>\S+)\n"
+        r"  compiling bytecode in the background \(mlrun envs list shows it\)\n"
     ),
 }
 
@@ -314,6 +328,10 @@ def test_envs_list_prune_build(mlrun: Mlrun, project: Path, tmp_path: Path) -> N
     listing = json.loads(mlrun("envs", "list", "--json").stdout)
     assert [e["name"] for e in listing["envs"]] == [built["key"]]
     assert listing["envs"][0]["size"] > 0
+    assert listing["envs"][0]["bytecode"] in ("compiling", "incomplete", "complete")
+    assert bytecode.wait(tmp_path / "envs" / built["key"], timeout=120)
+    listing = json.loads(mlrun("envs", "list", "--json").stdout)
+    assert listing["envs"][0]["bytecode"] == "complete"
     assert (
         mlrun("envs", "prune", "--older-than", "1").stderr == "removed 0 environments, freed 0 B\n"
     )
@@ -329,3 +347,64 @@ def test_iris_example_with_the_default_manager(mlrun: Mlrun, isolated: Path) -> 
     assert run.status == "FINISHED"
     assert run.tags["mlflow.project.env"] == ("uv" if find_uv() else "virtualenv")
     assert 0.8 < run.metrics["accuracy"].value <= 1.0
+
+
+def test_virtualenv_and_pip_where_uv_cannot_run(project: Path, tmp_path: Path) -> None:
+    # An mlrun whose uv is a binary for another machine: the interpreter running mlrun is a
+    # virtualenv of its own, with the dev environment's packages and a broken uv beside it.
+    runner = tmp_path / "runner"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(runner)], check=True)
+    (site,) = runner.glob("lib/python*/site-packages")
+    paths = [p for p in sys.path if p.endswith("site-packages")] + [str(REPO)]
+    (site / "dev.pth").write_text("\n".join(paths) + "\n")
+    (runner / "bin" / "uv").write_bytes(b"\x7fELF\x02\x01\x01 built for another machine")
+    (runner / "bin" / "uv").chmod(0o755)
+    proc = subprocess.run(
+        [str(runner / "bin" / "python"), "-m", "mlrun_cli", "run", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "six 1.16.0" in proc.stdout
+    first = proc.stderr.splitlines()[0]
+    assert re.fullmatch(
+        r"building environment virtualenv-\w+ \(python [\d.]+\) with virtualenv \+ pip "
+        r"\(uv cannot run here: \S+/runner/bin/uv does not start \(Exec format error\)\)",
+        first,
+    ), first
+    # Said at build time only: the warm run says nothing about environments.
+    again = subprocess.run(
+        [str(runner / "bin" / "python"), "-m", "mlrun_cli", "run", str(project), "-e", "noop"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert again.returncode == 0 and again.stderr.startswith("run "), again.stderr
+
+
+def test_build_wait_bytecode_returns_with_every_file_compiled(
+    mlrun: Mlrun, project: Path, tmp_path: Path
+) -> None:
+    needs_uv()
+    proc = mlrun("envs", "build", str(project), "--wait-bytecode", "--json")
+    assert proc.returncode == 0, proc.stderr
+    built = json.loads(proc.stdout)
+    assert built["bytecode"] == "complete"
+    env_dir = tmp_path / "envs" / built["key"]
+    state = bytecode.state(env_dir)
+    assert state["complete"] is True  # already, not eventually
+    files = f"{state['files']} file" + ("s" if state["files"] != 1 else "")
+    assert re.search(rf"\n  bytecode complete \({files}, waited \d+\.\ds\)\n$", proc.stderr), (
+        proc.stderr
+    )
+    assert list(env_dir.glob("lib/python*/site-packages/__pycache__/six.*.pyc"))
+    listing = mlrun("envs", "list")
+    assert listing.stdout.splitlines()[1].split()[-2:] == ["ready", "done"]
+    # Built and complete already: it says so and waits for nothing.
+    again = mlrun("envs", "build", str(project), "--wait-bytecode")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.startswith("  bytecode complete ("), again.stderr
+    assert again.stdout == f"{built['key']} reused ({env_dir / 'bin' / 'python'})\n"

@@ -2,7 +2,8 @@
 
 An installer only says which commands to run and what its output lines mean; running them
 (through the build log) and showing progress is the virtualenv manager's. So an installer
-is a few pure functions, tested without building anything.
+is a few pure functions, tested without building anything. No installer compiles bytecode:
+an env is ready when its files are in place (`envs.bytecode` compiles in the background).
 
 What the installers return (`installers.steps`) is loaded only by a build: a warm run
 constructs an installer and calls `check`, nothing more.
@@ -12,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from mlrun_cli.envs.installers.steps import InstallStep, ProgressLine
+else:
+    Protocol = object  # the protocol below is for type checkers only
 
 
 class Installer(Protocol):
@@ -25,6 +30,10 @@ class Installer(Protocol):
 
     def check(self) -> None:
         """Raise `EnvError` (saying what to do) if the installer's tools are missing."""
+        ...
+
+    def describe(self) -> str:
+        """The installer as the build line names it ("uv 0.5.2", "virtualenv + pip")."""
         ...
 
     def create_command(self, interpreter: Path, env_dir: Path) -> list[str]:

@@ -6,13 +6,17 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing costs ~3 ms at start-up; a warm run constructs this class
 if TYPE_CHECKING:
     from mlrun_cli.envs.installers.steps import InstallStep, ProgressLine
 
-_INSTALLED = re.compile(r"^Successfully installed (.+)$")
-_COLLECTING = re.compile(r"^Collecting (\S+)")
+# Patterns as strings: `re` compiles (and caches) them on first use, which only a build makes.
+_INSTALLED = r"^Successfully installed (.+)$"
+_COLLECTING = r"^Collecting (\S+)"
+# A distribution file fetched (or taken from pip's cache); metadata-only fetches are not.
+_DOWNLOADING = r"^(?:Downloading|Using cached) (\S+\.(?:whl|zip|tar\.gz|tar\.bz2))(?:\s|$)"
+_INSTALLING = r"^Installing collected packages: (.+)$"
 
 
 class PipInstaller:
@@ -22,6 +26,19 @@ class PipInstaller:
 
     def check(self) -> None:
         """Nothing to look for: virtualenv and pip come with mlrun."""
+
+    def describe(self) -> str:
+        """What the build line names as the installer, and why not uv when uv cannot run
+        (the default falls back to this installer then; saying so once, at build time)."""
+        from mlrun_cli.envs.interpreters import find_uv, uv_problem
+
+        exe = find_uv()
+        problem = "uv is not installed" if exe is None else uv_problem(exe)
+        if problem is None:
+            return "virtualenv + pip"
+        if not problem.startswith("uv "):
+            problem = f"uv cannot run here: {problem}"
+        return f"virtualenv + pip ({problem})"
 
     def create_command(self, interpreter: Path, env_dir: Path) -> list[str]:
         """virtualenv, without its periodic self-update check."""
@@ -70,20 +87,35 @@ class PipInstaller:
         return [str(python), "-m", "pip", "freeze", "--all", "--disable-pip-version-check"]
 
     def parse_line(self, line: str) -> ProgressLine | None:
-        """pip names each package as it resolves it, and lists what it installed at the end."""
-        from mlrun_cli.envs.installers.steps import Collecting, Installed  # build time only
+        """pip names each package as it resolves it and each file it fetches, lists what it is
+        about to install, and what it installed at the end."""
+        from mlrun_cli.envs.installers.steps import (  # build time only
+            DOWNLOADING,
+            INSTALLING,
+            RESOLVING,
+            Expect,
+            Installed,
+            Tick,
+        )
 
         line = line.strip()
-        collecting = _COLLECTING.match(line)
+        collecting = re.match(_COLLECTING, line)
         if collecting:
-            return Collecting(collecting.group(1))
-        installed = _INSTALLED.match(line)
+            return Tick(RESOLVING, collecting.group(1))
+        downloading = re.match(_DOWNLOADING, line)
+        if downloading:
+            return Tick(DOWNLOADING, downloading.group(1))
+        installing = re.match(_INSTALLING, line)
+        if installing:
+            return Expect(INSTALLING, len(installing.group(1).split(",")))
+        installed = re.match(_INSTALLED, line)
         if installed:
             return Installed(len(installed.group(1).split()))
         return None
 
     def _install(self, python: Path, items: Sequence[str]) -> tuple[str, ...]:
-        # --compile: bytecode at build time, so runs under PYTHONDONTWRITEBYTECODE are not slower.
+        # --no-compile: the env is ready when its files are in place; bytecode is compiled in
+        # the background once it is (envs.bytecode), not on the critical path of the build.
         return (
             str(python),
             "-m",
@@ -91,6 +123,6 @@ class PipInstaller:
             "install",
             "--disable-pip-version-check",
             "--no-input",
-            "--compile",
+            "--no-compile",
             *items,
         )

@@ -6,9 +6,18 @@ from pathlib import Path
 import pytest
 
 from mlrun_cli.envs.installers.pip import PipInstaller
-from mlrun_cli.envs.installers.steps import Collecting, Installed, InstallStep
+from mlrun_cli.envs.installers.steps import (
+    DOWNLOADING,
+    INSTALLING,
+    RESOLVING,
+    Expect,
+    Installed,
+    InstallStep,
+    Tick,
+)
 
-PIP_INSTALL = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--compile"]
+# No bytecode at install time: it is compiled in the background once the env is ready.
+PIP_INSTALL = ["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--no-compile"]
 
 # What `pip install -r requirements.txt` prints (pip 24), line by line.
 PIP_OUTPUT = """\
@@ -77,10 +86,15 @@ def test_freeze_lists_everything(tmp_path: Path) -> None:
 def test_progress_lines_of_pip() -> None:
     parsed = [PipInstaller().parse_line(line) for line in PIP_OUTPUT.splitlines()]
     assert [p for p in parsed if p is not None] == [
-        Collecting("six==1.16.0"),
-        Collecting("attrs"),
+        Tick(RESOLVING, "six==1.16.0"),
+        # "Using cached ....whl.metadata" fetched metadata only: no file was downloaded.
+        Tick(RESOLVING, "attrs"),
+        Tick(DOWNLOADING, "attrs-23.2.0-py3-none-any.whl"),
+        Expect(INSTALLING, 2),
         Installed(2),
     ]
+    cached = "  Using cached six-1.16.0-py2.py3-none-any.whl (11 kB)"
+    assert PipInstaller().parse_line(cached) == Tick(DOWNLOADING, "six-1.16.0-py2.py3-none-any.whl")
     assert PipInstaller().parse_line("  Successfully installed six-1.16.0  ") == Installed(1)
 
 
@@ -93,3 +107,17 @@ def test_pip_needs_nothing_beyond_mlrun() -> None:
     installer = PipInstaller()
     installer.check()
     assert installer.name == "pip"
+
+
+def test_the_build_line_says_why_not_uv(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mlrun_cli.envs.interpreters.find_uv", lambda: "/opt/bin/uv")
+    monkeypatch.setattr("mlrun_cli.envs.interpreters.uv_problem", lambda exe: None)
+    assert PipInstaller().describe() == "virtualenv + pip"
+    monkeypatch.setattr(
+        "mlrun_cli.envs.interpreters.uv_problem", lambda exe: f"{exe} does not start (bad exec)"
+    )
+    assert PipInstaller().describe() == (
+        "virtualenv + pip (uv cannot run here: /opt/bin/uv does not start (bad exec))"
+    )
+    monkeypatch.setattr("mlrun_cli.envs.interpreters.find_uv", lambda: None)
+    assert PipInstaller().describe() == "virtualenv + pip (uv is not installed)"
