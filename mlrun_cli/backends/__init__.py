@@ -135,12 +135,18 @@ class ClusterBackend(Backend, Protocol):
         """Read on the node, inside the job: its id and attempt."""
         ...
 
+    def describe(self) -> str:
+        """One line for `mlrun backend check`: where the jobs go, and how the nodes see the
+        stage dir, the env cache and the run folders."""
+        ...
+
 
 # name -> "module:class"; a cluster backend's class takes its config (a mapping), and its
 # module has `load_config(text) -> dict` for --backend-config.
 REGISTRY: dict[str, str] = {
     "local": "mlrun_cli.backends.local:LocalBackend",
     "slurm": "mlrun_cli.backends.slurm:SlurmBackend",
+    "ray": "mlrun_cli.backends.ray:RayBackend",
 }
 LOCAL = "local"
 # The backend of job files written before job.json named its backend.

@@ -63,6 +63,7 @@ def _age(ms: float | None) -> str:
 
 def status_rows(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
     from mlrun_cli.cluster.files import HEARTBEAT_FILE, job_dir
+    from mlrun_cli.cluster.reconcile import ACTIVE
 
     rows = []
     for run in (store.get_run(i) for i in run_ids):
@@ -74,7 +75,8 @@ def status_rows(store: Store, run_ids: list[str]) -> list[dict[str, Any]]:
                 "run_id": run.run_id,
                 "name": run.name,
                 "status": run.status,
-                "exit_code": run.exit_code,
+                # A trial put back to run again still has its last attempt's exit code.
+                "exit_code": None if run.status in ACTIVE else run.exit_code,
                 "backend": run.tags.get(T.PROJECT_BACKEND, "local"),
                 "job_id": T.job_tag(run.tags, T.JOB_ID),
                 "scheduler_state": T.job_tag(run.tags, T.JOB_STATE),
@@ -110,17 +112,18 @@ def runs_status(
 
     if (run_ref is None) == (sweep_ref is None):
         raise click.UsageError("pass a RUN or --sweep SWEEP")
-    store: Store = open_cli_store(tracking_uri)
+    store: Store
     if sweep_ref is not None:
         from mlrun_cli.sweeps.access import open_sweep_store
         from mlrun_cli.sweeps.summary import find_sweep
 
-        index = open_sweep_store(tracking_uri)
+        index = open_sweep_store(tracking_uri)  # synced: one poll for every submitted run
         ids = index.tagged(T.SWEEP_ID, find_sweep(index, sweep_ref).run_id)
         store = index
     else:
+        store = open_cli_store(tracking_uri)
         ids = [store.resolve_run_id(str(run_ref))]
-    refresh(store, ids)
+        refresh(store, ids)
     rows = status_rows(store, ids)
     if as_json:
         console.json_out({"schema": "mlrun.status/1", "runs": rows})
@@ -250,12 +253,13 @@ def cancel(ref: str, no_wait: bool, tracking_uri: str | None, as_json: bool) -> 
 
 @click.group("backend", cls=Group)
 def backend() -> None:
-    """Check that a cluster backend can run mlrun jobs.
+    """Check that a cluster backend (slurm, ray) can run mlrun jobs.
 
     Examples:
 
     \b
       mlrun backend check slurm --backend-config slurm.yaml
+      mlrun backend check ray --backend-config '{"address": "http://head:8265"}'
       mlrun backend check slurm --json
     """
 
@@ -275,11 +279,15 @@ def check(
 ) -> None:
     """Submit a one-task probe of the shared-filesystem contract and report each check.
 
+    The first line says where the jobs go and in which mode the nodes see the stage dir,
+    the env cache and the run folders.
+
     Examples:
 
     \b
       mlrun backend check slurm --backend-config slurm.yaml
       mlrun backend check slurm --backend-config '{"partition": "debug"}' --json
+      mlrun backend check ray --backend-config ray.yaml
     """
     from mlrun_cli.cluster.probe import probe
 

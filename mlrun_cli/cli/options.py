@@ -34,7 +34,7 @@ def backend_options(f: F) -> F:
     f = click.option(
         "--backend-config",
         metavar="FILE|JSON",
-        help="The backend's settings: a slurm.yaml/JSON file or a JSON object.",
+        help="The backend's settings: a YAML/JSON file (slurm.yaml, ray.yaml) or a JSON object.",
     )(f)
     return click.option(
         "--backend",

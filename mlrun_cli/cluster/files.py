@@ -77,6 +77,15 @@ def output_log(store: Store, run_id: str) -> Path:
     return log
 
 
+def forget_attempt(store: Store, run_id: str) -> None:
+    """A run submitted again starts clean: the last attempt's files would be read as this
+    one's (an old exit.json is a clean exit, final as soon as the new job runs). The events
+    file and its ingested offset stay: what was recorded stays recorded."""
+    folder = job_dir(store, run_id)
+    for name in (EXIT_FILE, STARTED_FILE, HEARTBEAT_FILE, CANCELLED_FILE):
+        (folder / name).unlink(missing_ok=True)
+
+
 def mark_cancelled(store: Store, run_ids: Sequence[str]) -> None:
     """Remember that we cancelled these, so a job gone from the queue reads KILLED, not LOST."""
     for rid in run_ids:

@@ -12,7 +12,7 @@ from typing import BinaryIO
 from mlrun_cli import console
 from mlrun_cli.backends import BackendError, ClusterBackend
 from mlrun_cli.cluster.files import mark_cancelled
-from mlrun_cli.cluster.reconcile import Change, active_runs, job_id_of, sync
+from mlrun_cli.cluster.reconcile import Change, active_runs, by_backend, job_id_of, sync
 from mlrun_cli.run.signals import Signals, grace_period
 from mlrun_cli.store.base import RUNNING, SCHEDULED, Run, Store
 
@@ -45,15 +45,16 @@ def cancel_runs(
     store: Store, backend: ClusterBackend, runs: Sequence[Run], *, gentle: bool
 ) -> None:
     """One cancel call for pending jobs and one for running ones (gently: INT to mlrun on the
-    node, which forwards it)."""
-    pending = [j for r in runs if r.status == SCHEDULED and (j := job_id_of(r))]
-    running = [j for r in runs if r.status == RUNNING and (j := job_id_of(r))]
+    node, which forwards it), per backend the runs were submitted to."""
     mark_cancelled(store, [r.run_id for r in runs])
-    if gentle and running and grace_period() > 0:
-        backend.cancel(pending)
-        backend.cancel(running, signal="INT")
-    else:
-        backend.cancel(pending + running)
+    for target, group in by_backend(store, runs, backend):
+        pending = [j for r in group if r.status == SCHEDULED and (j := job_id_of(r))]
+        running = [j for r in group if r.status == RUNNING and (j := job_id_of(r))]
+        if gentle and running and grace_period() > 0:
+            target.cancel(pending)
+            target.cancel(running, signal="INT")
+        else:
+            target.cancel(pending + running)
 
 
 def wait(

@@ -73,6 +73,7 @@ def probe(
     else:
         backend.cancel([sub.job_id])
     checks = _checks(paths, seen, sub.job_id, state, time.monotonic() - submitted_at)
+    checks.insert(0, _check("backend", True, backend.describe()))
     for leftover in (paths.runs / f".probe-{token}", paths.envs / f".probe-{token}"):
         leftover.unlink(missing_ok=True)
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import signal
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -88,9 +89,38 @@ def any_active(store: Store) -> bool:
     )
 
 
-def backend_of(run: Run) -> ClusterBackend:
-    """The backend a run was submitted to, as recorded (its poll needs no config)."""
-    return cluster_backend(run.tags.get(T.PROJECT_BACKEND) or LEGACY_CLUSTER)
+def recorded_config(store: Store, run: Run) -> dict[str, Any] | None:
+    """The backend config a run was submitted with (its job.json), None if not recorded."""
+    config = (read_json(job_dir(store, run.run_id) / JOB_FILE) or {}).get("backend_config")
+    return config if isinstance(config, dict) else None
+
+
+def backend_of(
+    run: Run, store: Store | None = None, given: ClusterBackend | None = None
+) -> ClusterBackend:
+    """The backend a run was submitted to, configured as it was submitted when `store` holds
+    its job file (a backend's config may say where its scheduler is: Ray's address); `given`
+    when it is that backend with that config (it keeps its connection)."""
+    name = run.tags.get(T.PROJECT_BACKEND) or LEGACY_CLUSTER
+    config = recorded_config(store, run) if store is not None else None
+    if given is not None and given.name == name and config in (None, dict(given.config)):
+        return given
+    return cluster_backend(name, config)
+
+
+def by_backend(
+    store: Store, runs: Sequence[Run], given: ClusterBackend | None = None
+) -> list[tuple[ClusterBackend, list[Run]]]:
+    """`runs` grouped by the backend (and config) each was submitted to."""
+    groups: dict[tuple[str, str], tuple[ClusterBackend, list[Run]]] = {}
+    for run in runs:
+        name = run.tags.get(T.PROJECT_BACKEND) or LEGACY_CLUSTER
+        config = recorded_config(store, run)
+        key = (name, json.dumps(config, sort_keys=True, default=str))
+        if key not in groups:
+            groups[key] = (backend_of(run, store, given), [])
+        groups[key][1].append(run)
+    return list(groups.values())
 
 
 def sync(
@@ -100,12 +130,8 @@ def sync(
     runs = active_runs(store, run_ids)
     if not runs:
         return []
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(run.tags.get(T.PROJECT_BACKEND) or LEGACY_CLUSTER, []).append(run)
     states: dict[str, JobState] = {}
-    for name, group in groups.items():
-        polled = backend if backend is not None and backend.name == name else backend_of(group[0])
+    for polled, group in by_backend(store, runs, backend):
         states.update(_poll(store, polled, group))
     changes = []
     for run in runs:

@@ -150,6 +150,7 @@ def _stage_and_submit(
         params=dict(p.params.all),
         user=rec.user,
         backend=backend.name,
+        backend_config=dict(backend.config),  # polls and cancels rebuild the backend from it
     )
     log = output_log(store, run_id)
     job_name = f"mlrun-{run_id[:8]}"

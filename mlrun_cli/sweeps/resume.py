@@ -54,7 +54,9 @@ def resume(
 
     tgt = sweep_target(store, sweep.run_id, backend_config)
     if tgt is None and detach:
-        raise ParameterError("--detach needs a sweep submitted with --backend slurm")
+        raise ParameterError(
+            "--detach needs a sweep submitted to a cluster backend (--backend slurm or ray)"
+        )
     again = (KILLED, FAILED) if retry_failed else (KILLED,)
     folder = store.run_dir(sweep.run_id)
     # A cluster resume is refused while trials are queued or running, so it never joins one.

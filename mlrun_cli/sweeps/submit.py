@@ -1,8 +1,9 @@
-"""Submit a sweep's trials to a batch scheduler as job arrays, then wait for them.
+"""Submit a sweep's trials to a cluster backend as job arrays, then wait for them.
 
 Every trial is recorded, resolved and staged here (one snapshot of the source for the whole
-sweep); the scheduler gets one array job per `array_max` trials, chained so the whole sweep
-keeps to `jobs` trials at once. Array task i of the array at `offset` performs trial
+sweep); the backend gets one array `JobSpec` per `array_max` trials, chained so the whole
+sweep keeps to `jobs` trials at once (a backend without arrays, Ray, makes one job per
+index and holds the rest back itself). Array task i of the array at `offset` performs trial
 offset + i (the node finds it through ``job/trials.json``).
 """
 
@@ -27,6 +28,7 @@ from mlrun_cli.cluster.files import (
     BACKEND_FILE,
     OUTPUT_LOG,
     TRIALS_FILE,
+    forget_attempt,
     job_dir,
     output_log,
     read_json,
@@ -73,10 +75,31 @@ def submit_sweep(
     if detach:
         return summary
     console.info(
-        f"sweep {sweep_id[:8]}: {len(index_of)} trials submitted as {backend.name} array job"
-        f"{'s' if len(submitted) > 1 else ''} {', '.join(s.job_id for s in submitted)}"
+        f"sweep {sweep_id[:8]}: {len(index_of)} trials submitted to {backend.name} (job"
+        f"{'s' if len(submitted) > 1 else ''} {', '.join(s.job_id for s in submitted)})"
     )
     return wait_sweep(store, sweep_id, spec, backend, as_json=as_json, max_failures=max_failures)
+
+
+# What a trial's last attempt said about itself; a resumed trial must not show it as its own.
+_ATTEMPT_TAGS = (
+    *(
+        key
+        for new in (tags.JOB_REASON, tags.JOB_STATE, tags.JOB_NODE, tags.JOB_RESTARTS)
+        for key in (new, tags.LEGACY_OF[new])
+    ),
+    tags.LOST,
+    tags.LOST_REASON,
+)
+
+
+def _forget_attempt(store: RunIndex, run: Run) -> None:
+    """Before a trial is submitted again (sweep resume): its last attempt's job tags and
+    files go; the new job's id, name and submit time replace the old ones."""
+    forget_attempt(store, run.run_id)
+    for key in _ATTEMPT_TAGS:
+        if key in run.tags:
+            store.delete_tag(run.run_id, key)
 
 
 def _stage_trials(
@@ -125,6 +148,7 @@ def _stage_trials(
                 run.run_id, params=resolved.all, tags={**base, tags.PARAMS_GIVEN: given}
             )
             store.set_command(run.run_id, command)
+            _forget_attempt(store, run)
             write_job_file(
                 store,
                 run_id=run.run_id,
@@ -137,6 +161,8 @@ def _stage_trials(
                 params=dict(resolved.all),
                 user=run.user,
                 env_build=build,
+                backend=backend.name,
+                backend_config=dict(backend.config),
             )
             index_of[run.tags[tags.SWEEP_INDEX]] = run.run_id
             output_log(store, run.run_id)

@@ -55,8 +55,8 @@ def test_no_sbatch_on_path_says_how_to_get_slurm(mlrun: Mlrun, isolated: Path) -
 
 def test_unknown_backend_lists_the_available_ones(mlrun: Mlrun, isolated: Path) -> None:
     project = write_project(isolated / "p", NOOP)
-    proc = mlrun("run", str(project), "--backend", "ray")
-    _fails_cleanly(proc, "no backend 'ray'", "local, slurm")
+    proc = mlrun("run", str(project), "--backend", "kubernetes")
+    _fails_cleanly(proc, "no backend 'kubernetes'", "local, slurm, ray")
     _nothing_recorded(mlrun)
 
 

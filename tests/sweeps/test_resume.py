@@ -40,7 +40,10 @@ def test_a_finished_sweep_has_nothing_to_resume(
 def test_detach_needs_a_cluster_sweep(store: RunIndex, project: Path, isolated: Path) -> None:
     req = SweepRequest(uri=str(project), params={"x": "[1]"})
     sweep_id = record_sweep(store, req, prepare(req))
-    with pytest.raises(ParameterError, match="--detach needs a sweep submitted with --backend"):
+    with pytest.raises(
+        ParameterError,
+        match=r"--detach needs a sweep submitted to a cluster backend \(--backend slurm or ray\)",
+    ):
         resume(
             str(isolated / ".mlrun"),
             sweep_id,

@@ -76,6 +76,13 @@ class SlurmBackend:
         job_id = f"{array}_{task}" if array and task else environ.get("SLURM_JOB_ID")
         return NodeJob(job_id, int(environ.get("SLURM_RESTART_COUNT") or 0))
 
+    def describe(self) -> str:
+        asks = " ".join(f"{k}={self.config[k]}" for k in cfg.SBATCH_OPTIONS if k in self.config)
+        return (
+            "slurm through sbatch on this machine (the stage dir, env cache and run folders "
+            f"are shared with the nodes); per job: {asks or 'the partition defaults'}"
+        )
+
     # -- submit ------------------------------------------------------------------------------
 
     def script(self, job: JobSpec) -> str:

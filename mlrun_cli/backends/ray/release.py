@@ -1,0 +1,65 @@
+"""On the node, after a sweep trial's command ended: submit the next queued trials.
+
+    python -m mlrun_cli.backends.ray.release QUEUE JOB_ID [--address URL] [--timeout S]
+
+Run by the trial's own entrypoint (see `RayBackend.entrypoint`), so a detached sweep keeps to
+-j and keeps going with nobody polling. Inside a Ray job the Jobs API is found from the
+cluster itself (RAY_ADDRESS is the cluster's there); `--address` is the submitter's, tried
+second. A failure is one line in the trial's log: the next poll releases them instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlrun_cli.backends import BackendError
+from mlrun_cli.backends.ray import queue as q
+from mlrun_cli.backends.ray.client import Jobs, JobsClient
+from mlrun_cli.backends.ray.config import DEFAULT_TIMEOUT_S
+
+
+def _client(address: str | None, timeout: float) -> Jobs:
+    try:
+        return JobsClient(None, timeout)  # the cluster's own address, inside a job
+    except BackendError:
+        if not address:
+            raise
+        return JobsClient(address, timeout)
+
+
+def release_after(
+    path: Path, job_id: str, address: str | None, timeout: float = DEFAULT_TIMEOUT_S
+) -> list[str]:
+    """Release what `job_id`'s end makes room for; the ids submitted."""
+    if not path.exists():
+        return []
+    client = _client(address, timeout)
+    with q.locked(path) as doc:
+        if doc is None:
+            return []
+        listed_at = time.time()
+        listing = {j.submission_id: j for j in client.list()}
+        return q.release(doc, path.parent.parent, listing, listed_at, client, os.environ, job_id)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlrun-ray-release")
+    parser.add_argument("queue", type=Path)
+    parser.add_argument("job_id")
+    parser.add_argument("--address")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S)
+    args = parser.parse_args(argv)
+    try:
+        release_after(args.queue, args.job_id, args.address, args.timeout)
+    except BackendError as exc:
+        print(f"mlrun: the next trials wait for a poll: {exc}", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
