@@ -67,7 +67,7 @@ class VirtualenvManager:
         spec = project_spec(project)
         interp = find(spec.python)
         self.installer.check()
-        frozen_text = frozen.read_text() if frozen is not None else None
+        frozen_text = freeze_text(frozen.read_text()) if frozen is not None else None
         # Every input that changes what gets installed; the names are part of existing keys.
         key = envcache.make_key(
             self.name,
@@ -180,10 +180,20 @@ def write_requirements(
     return (requirements if lines else None), len(lines)
 
 
+# What installers print beside the package list (merged into the step's output): uv's
+# "Using Python 3.11.7 environment at: ...", pip's warnings and notices.
+_NOT_PACKAGES = ("#", "Using Python ", "WARNING", "DEPRECATION", "[notice]", "warning:")
+
+
+def freeze_text(freeze_output: str) -> str:
+    """Only the package lines of a freeze (also of one recorded before they were cleaned)."""
+    lines = [ln for ln in freeze_output.splitlines() if ln and not ln.startswith(_NOT_PACKAGES)]
+    return "\n".join(lines) + "\n"
+
+
 def write_freeze(env_dir: Path, freeze_output: str) -> None:
-    """Keep the installer's package list (without comments) as the env's freeze file."""
-    frozen_lines = [ln for ln in freeze_output.splitlines() if ln and not ln.startswith("#")]
-    (env_dir / envcache.FREEZE).write_text("\n".join(frozen_lines) + "\n")
+    """Keep the installer's package list (nothing else) as the env's freeze file."""
+    (env_dir / envcache.FREEZE).write_text(freeze_text(freeze_output))
 
 
 def check_health(env_dir: Path, marker: Mapping[str, Any]) -> str | None:

@@ -177,7 +177,8 @@ def test_a_project_without_dependencies_installs_nothing(
 
 def test_recorded_pins_replace_the_dependencies(tmp_path: Path) -> None:
     pins = tmp_path / "pins.txt"
-    pins.write_text("six==1.15.0\n")
+    # A freeze recorded with an installer's note in it (uv's, before freezes were cleaned).
+    pins.write_text("Using Python 3.11.7 environment at: /e\nsix==1.15.0\n")
     installer = StandIn("", PipInstaller().parse_line)
     manager = VirtualenvManager("virtualenv", installer)
     project = python_project(tmp_path / "p")
@@ -237,9 +238,15 @@ def test_write_requirements(tmp_path: Path) -> None:
     assert (tmp_path / "mlrun-requirements.txt").read_text() == "\n"
 
 
-def test_write_freeze_drops_comments_and_blank_lines(tmp_path: Path) -> None:
-    write_freeze(tmp_path, "# uv\nsix==1.16.0\n\nattrs==23.2.0\n")
-    assert (tmp_path / cache.FREEZE).read_text() == "six==1.16.0\nattrs==23.2.0\n"
+def test_write_freeze_keeps_only_the_package_lines(tmp_path: Path) -> None:
+    output = (
+        "Using Python 3.11.7 environment at: /envs/uv-1\n# uv\nsix==1.16.0\n\n"
+        "WARNING: something\nattrs==23.2.0\n-e git+https://h/r.git@abc#egg=r\n"
+    )
+    write_freeze(tmp_path, output)
+    assert (tmp_path / cache.FREEZE).read_text() == (
+        "six==1.16.0\nattrs==23.2.0\n-e git+https://h/r.git@abc#egg=r\n"
+    )
 
 
 def fake_env(root: Path, version: str = VERSION) -> Path:

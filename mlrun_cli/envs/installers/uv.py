@@ -111,7 +111,7 @@ class UvInstaller:
 
     def freeze_command(self, python: Path) -> list[str]:
         """uv pip freeze for the env's interpreter."""
-        return [self.exe, "pip", "freeze", "--python", str(python)]
+        return [self.exe, "pip", "freeze", "--quiet", "--python", str(python)]
 
     def parse_line(self, line: str) -> ProgressLine | None:
         """uv's summary lines (resolved, prepared, installed), and from its debug lines the

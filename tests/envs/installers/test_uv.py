@@ -85,7 +85,8 @@ def test_build_dependencies_and_requirements_in_one_resolution(tmp_path: Path) -
 
 def test_freeze_with_uv(tmp_path: Path) -> None:
     python = tmp_path / "bin" / "python"
-    assert UvInstaller(UV).freeze_command(python) == [UV, "pip", "freeze", "--python", str(python)]
+    freeze = UvInstaller(UV).freeze_command(python)
+    assert freeze == [UV, "pip", "freeze", "--quiet", "--python", str(python)]
 
 
 def test_progress_lines_of_uv() -> None:
