@@ -105,7 +105,14 @@ class LocalRay:
             f"--dashboard-agent-listen-port={_free_port()}", "--disable-usage-stats",
             f"--temp-dir={self.root / 'tmp'}",
         ]  # fmt: skip
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        # Loopback only: on Linux Ray finds the machine's own address for its processes
+        # (GCS, raylet, agents) even with --node-ip-address=127.0.0.1, unless told that
+        # this is a one-machine "cluster" (the switch it uses on macOS and Windows).
+        env = {
+            **os.environ,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        }
         t0 = time.monotonic()
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(

@@ -140,6 +140,21 @@ class ClusterBackend(Backend, Protocol):
         stage dir, the env cache and the run folders."""
         ...
 
+    def shares_folder(self) -> bool:
+        """True when the nodes see the stage dir, env cache and run folders at the same paths
+        (the run-folder contract); False when each job carries its snapshot and job file
+        with it and the node records into an MLflow server store."""
+        ...
+
+    def check_store(self, server: bool) -> None:
+        """Refuse, before anything is recorded, a store the jobs cannot record into (`server`:
+        the run records into an MLflow server)."""
+        ...
+
+    def job_output(self, job_id: str) -> bytes | None:
+        """The job's output as the scheduler keeps it; None where it goes to the run folder."""
+        ...
+
 
 # name -> "module:class"; a cluster backend's class takes its config (a mapping), and its
 # module has `load_config(text) -> dict` for --backend-config.

@@ -27,6 +27,12 @@ from mlrun_cli.store.base import Store
 @click.option("--index", type=int, help="The array task index.")
 @click.option("--offset", type=int, default=0, help="Added to --index (chained arrays).")
 @click.option("--tracking-uri", help="The sweep's store root (paths only).")
+@click.option(
+    "--job",
+    "job_file",
+    type=click.Path(path_type=Path),
+    help="A job file that came with the job (no shared run folder).",
+)
 def exec_(
     run_id: str | None,
     run_dir: Path | None,
@@ -34,17 +40,21 @@ def exec_(
     index: int | None,
     offset: int,
     tracking_uri: str | None,
+    job_file: Path | None,
 ) -> None:
-    """Perform a submitted run on this node, recording into its run folder."""
+    """Perform a submitted run on this node, recording into its run folder (or, with --job,
+    into the MLflow server store the job file names)."""
     from mlrun_cli.cluster.files import sweep_trial
-    from mlrun_cli.cluster.node import node_exec
+    from mlrun_cli.cluster.node import node_exec, node_exec_uploaded
     from mlrun_cli.store import open_store
 
+    if job_file is not None:
+        sys.exit(node_exec_uploaded(job_file))
     if run_id is not None and run_dir is not None:
         sys.exit(node_exec(run_dir, run_id))
     if sweep_id is None or index is None or tracking_uri is None:
         raise click.UsageError(
-            "pass --run RUN --run-dir DIR, or --sweep S --index N --tracking-uri U"
+            "pass --run RUN --run-dir DIR, --job FILE, or --sweep S --index N --tracking-uri U"
         )
     store = open_store(tracking_uri)  # paths only: the database is never opened here
     run_id = sweep_trial(store, sweep_id, index + offset)
@@ -169,7 +179,7 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None, as_json: bool) ->
       mlrun logs 3f2a9c1b --follow
       mlrun logs 3f2a9c1b --follow --json | jq .status
     """
-    from mlrun_cli.cluster.follow import Tail
+    from mlrun_cli.cluster.follow import run_log
     from mlrun_cli.cluster.reconcile import refresh
     from mlrun_cli.paths import OUTPUT_LOG
     from mlrun_cli.store.base import RUNNING, SCHEDULED
@@ -177,10 +187,13 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None, as_json: bool) ->
     store = open_cli_store(tracking_uri)
     run_id = store.resolve_run_id(run_ref)
     log = store.artifact_dir(run_id) / OUTPUT_LOG
-    tail = Tail(log, sys.stderr.buffer if as_json else sys.stdout.buffer)
-    tail.pump()
+    # The run folder's log, or the scheduler's own (a job that shares no folder with us).
+    tail = run_log(
+        store, store.get_run(run_id), sys.stderr.buffer if as_json else sys.stdout.buffer
+    )
+    tail.pump(final=True)
     if not follow:
-        if not log.exists():
+        if tail.offset == 0 and not log.exists():
             console.info(f"run {run_id[:8]} has no output yet")
         if as_json:
             _logs_json(store, run_id, log)
@@ -196,7 +209,7 @@ def logs(run_ref: str, follow: bool, tracking_uri: str | None, as_json: bool) ->
                 next_sync = time.monotonic() + interval
                 refresh(store, [run_id])  # a no-op unless the run is submitted and active
                 if store.get_run(run_id).status not in (SCHEDULED, RUNNING):
-                    tail.pump()
+                    tail.pump(final=True)
                     break
             time.sleep(0.1)
     if as_json:

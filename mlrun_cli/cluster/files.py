@@ -7,6 +7,10 @@
 - ``job/cancelled.json``: we cancelled it (a job gone from the queue is then KILLED, not LOST),
 - ``job/ingested.json``: how far the submitting side has read the events file,
 - ``events.jsonl`` and ``artifacts/mlrun-output.log``: what a local run writes too.
+
+A job whose node shares no folder with us (``"shared_folder": false`` in its job.json) takes
+a copy of job.json with it, beside the snapshot (``src/``), and records into an MLflow server
+store instead of these files: only job.json and cancelled.json are written here.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ CANCELLED_FILE = "cancelled.json"
 INGESTED_FILE = "ingested.json"
 TRIALS_FILE = "trials.json"  # a submitted sweep's array index -> trial run id
 BACKEND_FILE = "backend.json"  # a submitted sweep's backend config, for resume
+SHARED_KEY = "shared_folder"  # in job.json: False when the node shares no folder with us
+UPLOADED_SOURCE = "src"  # the snapshot, beside job.json, in an uploaded job's folder
+
+
+def shares_folder(job: Mapping[str, Any]) -> bool:
+    """Whether the job's node writes the run-folder files (job.json's word; True before it
+    was written)."""
+    return job.get(SHARED_KEY) is not False
 
 
 def job_dir(store: Store, run_id: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlrun_cli import tags as T
 from mlrun_cli.backends import LEGACY_CLUSTER, BackendError, cluster_backend
 from mlrun_cli.cluster.files import (
     EVENTS_FILE,
@@ -88,13 +90,17 @@ class FolderRecorder:
 
 
 class _Attempt:
-    """This attempt's files: started.json now, a heartbeat while it runs, exit.json at the end."""
+    """This attempt's files: started.json now, a heartbeat while it runs, exit.json at the end
+    (none without a `folder`: the node then records into the server only)."""
 
-    def __init__(self, folder: Path, job: Mapping[str, Any]) -> None:
+    def __init__(self, folder: Path | None, job: Mapping[str, Any]) -> None:
         backend = cluster_backend(str(job.get("backend") or LEGACY_CLUSTER))
         node = backend.node_job(os.environ)
         self.folder = folder
         self.restart = node.restart
+        self._stop = threading.Event()
+        if folder is None:
+            return
         # A restarted job continues the same run: the previous attempt's end does not count.
         with contextlib.suppress(FileNotFoundError):
             (folder / EXIT_FILE).unlink()
@@ -108,11 +114,11 @@ class _Attempt:
                 "job_id": node.job_id,
             },
         )
-        self._stop = threading.Event()
         beat = threading.Thread(target=self._beat, daemon=True)
         beat.start()
 
     def _beat(self) -> None:
+        assert self.folder is not None
         interval = heartbeat_interval()
         while True:
             with contextlib.suppress(OSError):
@@ -122,6 +128,8 @@ class _Attempt:
 
     def end(self, status: str, exit_code: int, received: int | None) -> None:
         self._stop.set()
+        if self.folder is None:
+            return
         write_json(
             self.folder / EXIT_FILE,
             {
@@ -145,6 +153,46 @@ def node_exec(run_dir: Path, run_id: str) -> int:
     job = read_json(folder / JOB_FILE)
     if job is None:
         raise BackendError(f"{folder / JOB_FILE}: missing or unreadable; was the run submitted?")
+    return _execute(job, run_id, run_dir, folder)
+
+
+def node_exec_uploaded(job_file: Path) -> int:
+    """Perform a run whose job file came with it, beside its snapshot (a job that shares no
+    folder with the submitting machine: Ray's working_dir). It records into the MLflow server
+    store, where the run was created SCHEDULED; its run folder is this node's own (the
+    server store's spool), and no started.json, heartbeat or exit.json is written."""
+    job = read_json(job_file)
+    if job is None:
+        raise BackendError(f"{job_file}: missing or unreadable; was the run submitted?")
+    here = job_file.absolute().parent
+    job["project_dir"] = str(here / str(job["project_dir"]))
+    if job.get("frozen"):
+        job["frozen"] = str(here / str(job["frozen"]))
+    server = _server_store(job)
+    if server is None:
+        raise BackendError(
+            f"{job_file}: the run records into {job.get('tracking_uri')}, which is not an "
+            "MLflow server; a job without a shared filesystem needs one"
+        )
+    run_id = str(job["run_id"])
+    run_dir = server.run_dir(run_id)
+    code = _execute(job, run_id, run_dir, None, log=run_dir / "artifacts" / OUTPUT_LOG)
+    from mlrun_cli.store.mlflow_rest.store import PENDING
+
+    if not (run_dir / PENDING).exists():  # all sent: nothing of the run is kept here
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return code
+
+
+def _execute(
+    job: Mapping[str, Any],
+    run_id: str,
+    run_dir: Path,
+    folder: Path | None,
+    log: Path | None = None,
+) -> int:
+    """The node's flow: launch under the signal relay, record, write the attempt's files
+    into `folder` (if any). `log`: a copy of the output (else our stdout is the log)."""
     relay = SignalRelay()
     relay.install()
     for sig in (signal.SIGUSR1, signal.SIGUSR2):
@@ -157,7 +205,7 @@ def node_exec(run_dir: Path, run_id: str) -> int:
     try:
         capture = _capture(job)
         recorder = _recorder(job, run_id, run_dir, server, capture)
-        outcome = _perform(job, run_id, run_dir, attempt.restart, relay, recorder, capture)
+        outcome = _perform(job, run_id, run_dir, attempt.restart, relay, recorder, capture, log)
         if outcome is None:
             received, status, exit_code = relay.received, KILLED, 128 + (relay.received or 2)
         else:
@@ -194,6 +242,7 @@ def _recorder(
 ) -> Recorder:
     if server is not None:
         server.set_status(run_id, RUNNING)
+        server.log_batch(run_id, tags={T.JOB_NODE: os.uname().nodename})
         return StoreRecorder(
             server,
             run_id,
@@ -220,6 +269,7 @@ def _perform(
     relay: SignalRelay,
     recorder: Recorder,
     capture: MetricCapture | None,
+    log: Path | None = None,
 ) -> Outcome | None:
     """Prepare and launch; the Outcome, or None when a signal came before the command."""
     from mlrun_cli.project.mlproject import load_project
@@ -249,7 +299,7 @@ def _perform(
         job["command"],
         cwd=project.dir,
         env=child_env,
-        log_path=Path(os.devnull),  # our stdout is the log already
+        log_path=log or Path(os.devnull),  # our stdout is the log already
         relay=relay,
         recorder=recorder,
         capture=capture,

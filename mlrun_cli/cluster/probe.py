@@ -3,6 +3,10 @@
 The contract: the stage directory, the environment cache and the store's run folders are the
 same paths on the nodes as here, readable and writable from both sides, and the node can
 start the same mlrun. The probe checks each from the node and reports what it saw.
+
+A backend whose nodes share no folder with us (Ray's working_dir) gets another probe: its
+folder is uploaded with the job, and the node says, in the output the scheduler keeps, that
+the upload arrived, that it can start mlrun, and that it reaches the MLflow server store.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ def probe(
 
     backend = configure(name, config_text)
     store = cluster_store(tracking_uri)
+    if not backend.shares_folder():
+        backend.check_store(store.server() is not None)
+        return _probe_uploaded(backend, name, store.shown, timeout)
     token = os.urandom(8).hex()
     folder = backend.stage_root() / f"probe-{token}"
     paths = _Paths(
@@ -86,6 +93,106 @@ def probe(
     }
 
 
+def _probe_uploaded(
+    backend: ClusterBackend, name: str, tracking_uri: str, timeout: float
+) -> dict[str, Any]:
+    """The probe of a job that shares no folder with us: what the node printed says it all."""
+    import shutil
+
+    token = os.urandom(8).hex()
+    folder = backend.stage_root() / f"probe-{token}"
+    folder.mkdir(parents=True)
+    (folder / "token").write_text(token)
+    q = shlex.quote
+    mlrun = " ".join(q(a) for a in backend.node_command())
+    script = "\n".join(
+        [
+            'echo "probe.node=$(hostname)"',
+            f'[ "$(cat token 2>/dev/null)" = {token} ] && echo "probe.upload=ok" '
+            '|| echo "probe.upload=fail"',
+            f'v=$({mlrun} --version 2>&1) && echo "probe.mlrun=ok $v" || echo "probe.mlrun=fail $v"',
+            f"e=$({mlrun} experiments list --json --tracking-uri {q(tracking_uri)} 2>&1) "
+            '&& echo "probe.store=ok" || echo "probe.store=fail $(echo "$e" | tail -n 1)"',
+        ]
+    )
+    submitted_at = time.monotonic()
+    try:
+        sub = backend.submit(
+            JobSpec(
+                name=f"mlrun-probe-{token[:6]}",
+                argv=["bash", "-c", script],
+                workdir=folder,
+                log=folder / "probe.log",
+                script=folder / "probe.sh",
+                export=backend.export(),
+            )
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    state = None
+    while time.monotonic() < submitted_at + timeout:
+        state = backend.poll([sub.job_id]).get(sub.job_id)
+        if state is None or state.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+            break
+        time.sleep(0.5)
+    else:
+        backend.cancel([sub.job_id])
+    output = (backend.job_output(sub.job_id) or b"").decode("utf-8", "replace")
+    seen = dict(
+        line.removeprefix("probe.").partition("=")[::2]
+        for line in output.splitlines()
+        if line.startswith("probe.")
+    )
+    checks = _uploaded_checks(backend, sub.job_id, seen, state, submitted_at, tracking_uri)
+    return {
+        "schema": "mlrun.backend-check/1",
+        "backend": name,
+        "ok": all(c["ok"] for c in checks),
+        "job_id": sub.job_id,
+        "node": seen.get("node"),
+        "checks": checks,
+    }
+
+
+def _uploaded_checks(
+    backend: ClusterBackend,
+    job_id: str,
+    seen: dict[str, str],
+    state: JobState | None,
+    submitted_at: float,
+    tracking_uri: str,
+) -> list[dict[str, Any]]:
+    """The checks of the uploaded probe, from what its node printed (`seen`)."""
+    waited = time.monotonic() - submitted_at
+    checks = [_check("backend", True, backend.describe())]
+    checks.append(
+        _check(
+            "job ran",
+            bool(seen),
+            f"job {job_id} printed its result in {waited:.1f}s"
+            if seen
+            else f"no result from job {job_id} after {waited:.0f}s (last state "
+            f"{state.state if state else 'unknown'}; ray job logs {job_id})",
+        )
+    )
+    if seen:
+        checks.append(
+            _check("upload", seen.get("upload") == "ok", "the job's folder arrived on the node")
+        )
+        checks.append(_version_check(seen))
+        store_seen = seen.get("store", "fail")
+        checks.append(
+            _check(
+                "store",
+                store_seen == "ok",
+                f"{tracking_uri} reached from the node"
+                + ("" if store_seen == "ok" else f" ({store_seen.removeprefix('fail ')})"),
+            )
+        )
+        checks.append(_check("job output", True, "kept by the scheduler and read here"))
+    return checks
+
+
 def _script(paths: _Paths, backend: ClusterBackend) -> str:
     mlrun = " ".join(shlex.quote(a) for a in backend.node_command())
     q = shlex.quote
@@ -127,7 +234,6 @@ def _wait(
 def _checks(
     paths: _Paths, seen: dict[str, str], job_id: str, state: JobState | None, waited: float
 ) -> list[dict[str, Any]]:
-    from mlrun_cli import __version__
 
     checks = [
         _check(
@@ -152,18 +258,22 @@ def _checks(
             f"{paths.runs} writable from the node and visible here",
         ),
     ]
-    version = seen.get("mlrun", "fail")
-    ok = version.startswith("ok") and __version__ in version
-    checks.append(
-        _check(
-            "mlrun on the node",
-            ok,
-            version.removeprefix("ok ").removeprefix("fail ")
-            + ("" if ok else f" (here: {__version__}; set python or mlrun in the config)"),
-        )
-    )
+    checks.append(_version_check(seen))
     checks.append(_check("job output", paths.log.exists(), f"{paths.log} visible here"))
     return checks
+
+
+def _version_check(seen: dict[str, str]) -> dict[str, Any]:
+    from mlrun_cli import __version__
+
+    version = seen.get("mlrun", "fail")
+    ok = version.startswith("ok") and __version__ in version
+    return _check(
+        "mlrun on the node",
+        ok,
+        version.removeprefix("ok ").removeprefix("fail ")
+        + ("" if ok else f" (here: {__version__}; set python or mlrun in the config)"),
+    )
 
 
 def _check(name: str, ok: bool, detail: str) -> dict[str, Any]:

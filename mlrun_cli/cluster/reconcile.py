@@ -36,6 +36,7 @@ from mlrun_cli.cluster.files import (
     STARTED_FILE,
     job_dir,
     read_json,
+    shares_folder,
     write_json,
 )
 from mlrun_cli.run.lost import LOST_STATUS, lost_tags
@@ -71,12 +72,20 @@ def _submitted_ids(index: RunIndex, run_ids: Sequence[str] | None) -> list[str]:
 def active_runs(store: Store, run_ids: Sequence[str] | None = None) -> list[Run]:
     """Submitted runs that have not ended (SCHEDULED or RUNNING with a job id).
 
-    A server store is asked about `run_ids` only (it has no index of our jobs).
+    A server store is asked about `run_ids` only (it has no index of our jobs), and only
+    those submitted from here count: their job file says which cluster the job went to (a
+    poll of another cluster would find the job gone and record it LOST).
     """
     index = store.index()
     if index is None:
         runs = [store.get_run(i) for i in run_ids or []]
-        return [r for r in runs if r.status in ACTIVE and job_id_of(r) is not None]
+        return [
+            r
+            for r in runs
+            if r.status in ACTIVE
+            and job_id_of(r) is not None
+            and (job_dir(store, r.run_id) / JOB_FILE).exists()
+        ]
     ids = _submitted_ids(index, run_ids)
     return index.load_runs(ids) if ids else []
 
@@ -202,6 +211,14 @@ def _lock(folder: Path) -> Iterator[None]:
         yield
 
 
+def _started_on_server(run: Run) -> dict[str, Any] | None:
+    """What started.json would say, for a node that set the run RUNNING on the server."""
+    if run.status != RUNNING:
+        return None
+    host = T.job_tag(run.tags, T.JOB_NODE)
+    return {"host": host, "time_ms": run.start_time or int(time.time() * 1000), "restart": 0}
+
+
 def _mark_started(store: Store, run_id: str, started: Mapping[str, Any]) -> None:
     index = store.index()
     if index is not None:
@@ -234,8 +251,11 @@ def sync_one(store: Store, run: Run, state: JobState | None) -> str:
         index = store.index()
         if index is not None:  # a server store gets its events from the node
             ingest_events(index, run)
-        started = read_json(folder / STARTED_FILE)
-        ended = read_json(folder / EXIT_FILE)
+        if shares_folder(read_json(folder / JOB_FILE) or {}):
+            started = read_json(folder / STARTED_FILE)
+            ended = read_json(folder / EXIT_FILE)
+        else:  # the node records into the server: its end is the run's status, read above
+            started, ended = _started_on_server(run), None
         restarts = max(state.restarts if state else 0, int((started or {}).get("restart", 0)))
         if tags := _observed_tags(run, state, started, restarts):
             store.log_batch(run.run_id, tags=tags)

@@ -17,8 +17,17 @@ from typing import Any
 from mlrun_cli import console
 from mlrun_cli import tags as T
 from mlrun_cli.backends import BackendError, ClusterBackend, JobSpec
-from mlrun_cli.cluster.files import job_dir, output_log, write_job_file
-from mlrun_cli.cluster.follow import wait
+from mlrun_cli.cluster.files import (
+    JOB_FILE,
+    OUTPUT_LOG,
+    SHARED_KEY,
+    UPLOADED_SOURCE,
+    job_dir,
+    output_log,
+    write_job_file,
+    write_json,
+)
+from mlrun_cli.cluster.follow import JobLog, wait
 from mlrun_cli.errors import Interrupted
 from mlrun_cli.run.launch import prepare_environment
 from mlrun_cli.run.provenance import Record, create_record, env_tags, record_source
@@ -76,14 +85,17 @@ def node_argv(backend: ClusterBackend, *args: str) -> list[str]:
 
 
 def env_build(backend: ClusterBackend) -> str:
-    """Where the environment is built: "submit" (here, into the shared cache) or "node"."""
-    return str(backend.config.get("env_build", "submit"))
+    """Where the environment is built: "submit" (here, into the shared cache) or "node" (the
+    default when the nodes share no filesystem with us)."""
+    default = "submit" if backend.shares_folder() else "node"
+    return str(backend.config.get("env_build") or default)
 
 
 def submit_run(req: RunRequest, backend: ClusterBackend, *, detach: bool) -> dict[str, Any]:
     """Record, stage and submit one run; wait for it unless `detach`. Returns the summary."""
     with plan(req) as p:
         store = cluster_store(req.tracking_uri)
+        backend.check_store(store.server() is not None)
         rec = create_record(store, req, p, status=SCHEDULED, backend=backend.name, held_here=False)
         run_id = rec.run_id
         with Signals() as caught:
@@ -105,21 +117,25 @@ def submit_run(req: RunRequest, backend: ClusterBackend, *, detach: bool) -> dic
     if detach:
         return summary
     console.info(f"run {run_id} submitted as {backend.name} job {job_id}")
+    sink = sys.stderr.buffer if req.json else sys.stdout.buffer
     interrupted = wait(
         store,
         backend,
         [run_id],
         poll_interval=backend.poll_interval,
-        tail=log,
-        sink=sys.stderr.buffer if req.json else sys.stdout.buffer,
+        tail=log if log is not None else JobLog(backend, job_id, sink),
+        sink=sink,
     )
     return _attached_summary(store, run_id, summary, interrupted)
 
 
 def _stage_and_submit(
     req: RunRequest, p: Plan, store: Store, rec: Record, backend: ClusterBackend, caught: Signals
-) -> tuple[str, Path]:
+) -> tuple[str, Path | None]:
+    """Stage, write the job file, submit; the job id and the log to follow here (None when
+    the scheduler keeps the output: the node shares no folder with us)."""
     run_id = rec.run_id
+    shared = backend.shares_folder()
     record_source(p, store.artifact_dir(run_id))
     if env_build(backend) == "submit":
         env = prepare_environment(
@@ -129,42 +145,44 @@ def _stage_and_submit(
             store.log_batch(run_id, tags=tags)
     if caught.received is not None:
         raise Interrupted(caught.received)
-    staged = stage_plan(p, backend, run_id)
+    # Shared: the snapshot is the stage folder. Uploaded: the folder holds job.json and src/.
+    folder = backend.stage_root() / run_id
+    staged = stage_plan(p, backend, run_id if shared else f"{run_id}/{UPLOADED_SOURCE}")
     frozen = None
     if req.frozen_requirements is not None:
         frozen = staged / ".mlrun-requirements.frozen.txt"
         shutil.copyfile(req.frozen_requirements, frozen)
-    write_job_file(
-        store,
-        run_id=run_id,
-        experiment_id=rec.experiment_id,
-        command=p.command,
-        project_dir=str(staged),
-        env_manager=p.env_manager,
-        frozen=str(frozen) if frozen else None,
-        tracking_uri=store.shown,
-        capture=req.captures,
-        capture_pattern=req.capture_pattern,
-        mlflow_endpoint=req.mlflow_endpoint,
-        env_build=env_build(backend),
-        params=dict(p.params.all),
-        user=rec.user,
-        backend=backend.name,
-        backend_config=dict(backend.config),  # polls and cancels rebuild the backend from it
-    )
-    log = output_log(store, run_id)
+    job = _job_fields(req, p, store, rec, backend, staged, frozen)
+    write_job_file(store, **job)
+    if shared:
+        log: Path | None = output_log(store, run_id)
+        argv = node_argv(backend, "--run", run_id, "--run-dir", str(store.run_dir(run_id)))
+    else:
+        # The node reads its own copy, with paths relative to the uploaded folder.
+        job["project_dir"] = UPLOADED_SOURCE
+        job["frozen"] = str(frozen.relative_to(folder)) if frozen else None
+        write_json(folder / JOB_FILE, job)
+        remote = store.server()
+        if remote is not None:  # the source patch now: the node never sees this folder
+            remote.upload_artifacts(run_id)
+        log = None
+        argv = node_argv(backend, "--job", JOB_FILE)
     job_name = f"mlrun-{run_id[:8]}"
     submitted_at = time.time()
-    sub = backend.submit(
-        JobSpec(
-            name=job_name,
-            argv=node_argv(backend, "--run", run_id, "--run-dir", str(store.run_dir(run_id))),
-            workdir=staged,
-            log=log,
-            script=job_dir(store, run_id) / "job.sh",
-            export=backend.export(),
+    try:
+        sub = backend.submit(
+            JobSpec(
+                name=job_name,
+                argv=argv,
+                workdir=staged if shared else folder,
+                log=log or store.artifact_dir(run_id) / OUTPUT_LOG,
+                script=job_dir(store, run_id) / "job.sh",
+                export=backend.export(),
+            )
         )
-    )
+    finally:
+        if not shared:
+            shutil.rmtree(folder, ignore_errors=True)  # the scheduler holds its upload
     store.log_batch(
         run_id,
         tags={
@@ -174,6 +192,36 @@ def _stage_and_submit(
         },
     )
     return sub.job_id, log
+
+
+def _job_fields(
+    req: RunRequest,
+    p: Plan,
+    store: Store,
+    rec: Record,
+    backend: ClusterBackend,
+    staged: Path,
+    frozen: Path | None,
+) -> dict[str, Any]:
+    """What the node needs to perform the run (job.json), so it never reads the store."""
+    return {
+        "run_id": rec.run_id,
+        "experiment_id": rec.experiment_id,
+        "command": p.command,
+        "project_dir": str(staged),
+        "env_manager": p.env_manager,
+        "frozen": str(frozen) if frozen else None,
+        "tracking_uri": store.shown,
+        "capture": req.captures,
+        "capture_pattern": req.capture_pattern,
+        "mlflow_endpoint": req.mlflow_endpoint,
+        "env_build": env_build(backend),
+        "params": dict(p.params.all),
+        "user": rec.user,
+        "backend": backend.name,
+        "backend_config": dict(backend.config),  # polls and cancels rebuild the backend from it
+        SHARED_KEY: backend.shares_folder(),
+    }
 
 
 def _attached_summary(

@@ -60,6 +60,10 @@ class FakeJobs:
         self.end(submission_id, "STOPPED")
         return True
 
+    def logs(self, submission_id: str) -> str:
+        self.calls["logs"] += 1
+        return f"output of {submission_id}\n"
+
     def end(self, submission_id: str, status: str) -> None:
         job = self.jobs[submission_id]
         self.jobs[submission_id] = RayJob(
@@ -137,8 +141,9 @@ def test_memory_sizes() -> None:
 def test_check_ready_refuses_what_it_can_see_here(
     isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(BackendError, match=r"mode: working_dir \(.*\) is not supported yet"):
-        check_ready({"mode": "working_dir"})
+    check_ready({"mode": "working_dir"})  # the store is checked when it is known
+    with pytest.raises(BackendError, match=r"env_build: submit .* mode: working_dir"):
+        check_ready({"mode": "working_dir", "env_build": "submit"})
     monkeypatch.delenv("MLRUN_TEST_NOT_SET", raising=False)
     with pytest.raises(BackendError, match="MLRUN_TEST_NOT_SET is not set"):
         check_ready({"export": ["MLRUN_TEST_NOT_SET"]})
@@ -152,7 +157,7 @@ def test_bad_config_is_one_line_exit_2_before_anything_is_recorded(
     mlrun: Mlrun, isolated: Path
 ) -> None:
     project = write_project(isolated / "p", NOOP)
-    for config, word in (('{"gpus": 1}', "gpus"), ('{"mode": "working_dir"}', "mode: shared")):
+    for config, word in (('{"gpus": 1}', "gpus"), ('{"mode": "uploaded"}', "mode")):
         proc = mlrun("run", str(project), "--backend", "ray", "--backend-config", config)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and word in proc.stderr
@@ -449,3 +454,65 @@ def test_a_retried_trial_keeps_nothing_of_its_last_attempt(
     assert not (folder / "exit.json").exists() and not (folder / "started.json").exists()
     fake.jobs[retried["job_id"]] = RayJob(retried["job_id"], "RUNNING")
     assert rows()[0]["status"] == "SCHEDULED"  # running, but mlrun has not started yet there
+
+
+# -- mode: working_dir ---------------------------------------------------------------------
+
+
+def test_working_dir_needs_an_mlflow_server_store(
+    cli_run: Callable[..., Any], isolated: Path, fake: FakeJobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mlrun_cli.backends.ray.backend.connect", lambda *a: fake)
+    project = write_project(isolated / "p", INDEXED)
+    config = json.dumps({"address": fake.address, "mode": "working_dir"})
+    for args in (["run", str(project), "-P", "i=1"], ["sweep", str(project), "-P", "i=[1,2]"]):
+        result = cli_run(*args, "--backend", "ray", "--backend-config", config)
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert "mode: working_dir" in lines[0] and "MLflow server" in lines[0]
+        assert "--tracking-uri" in lines[0] and "mode: shared" in lines[0]
+    assert fake.calls["submit"] == 0
+    assert json.loads(cli_run("runs", "list", "--json").output)["runs"] == []
+    assert json.loads(cli_run("sweep", "list", "--json").output)["sweeps"] == []
+
+
+def test_working_dir_job_uploads_its_folder_and_no_local_paths(
+    isolated: Path, fake: FakeJobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_TOKEN", "s3cret")
+    monkeypatch.setenv("MLRUN_KILL_GRACE", "4")
+    backend = RayBackend(
+        {"mode": "working_dir", "export": ["MY_TOKEN", "MLRUN_ENV_ROOT"], "setup": ["cd /"]},
+        jobs=fake,
+    )
+    assert not backend.shares_folder() and "mode working_dir" in backend.describe()
+    sub = backend.submit(
+        JobSpec(
+            name="mlrun-1234abcd",
+            argv=["/opt/py/bin/python", "-m", "mlrun_cli", "-q", "_exec", "--job", "job.json"],
+            workdir=isolated,
+            log=isolated / "unused.log",
+            script=isolated / "job.sh",
+            export=backend.export(),
+        )
+    )
+    opts = fake.options[sub.job_id]
+    assert opts["runtime_env"]["working_dir"] == str(isolated)
+    env = opts["runtime_env"]["env_vars"]
+    assert env["MY_TOKEN"] == "s3cret" and env["MLRUN_KILL_GRACE"] == "4"
+    assert env["MLRUN_ENV_ROOT"] == os.environ["MLRUN_ENV_ROOT"]  # named in export: passed
+    assert not {"HOME", "PATH", "MLRUN_CACHE_DIR"} & set(env)  # this machine's paths
+    script = opts["entrypoint"]
+    assert "exec >>" not in script  # Ray keeps the output
+    assert script.index("cd /") < script.index('cd "$work"') < script.index("exec /opt/py")
+    subprocess.run(["sh", "-n"], input=script, text=True, check=True)
+    assert backend.job_output(sub.job_id) == f"output of {sub.job_id}\n".encode()
+    assert RayBackend({}, jobs=fake).job_output(sub.job_id) is None  # shared: the run folder
+
+
+def test_working_dir_refuses_an_array(isolated: Path, fake: FakeJobs) -> None:
+    backend = RayBackend({"mode": "working_dir", "stage_dir": str(isolated)}, jobs=fake)
+    with pytest.raises(BackendError, match="single runs only"):
+        backend.submit(array_job(isolated, 2, 1))
+    assert not fake.jobs

@@ -384,3 +384,125 @@ def test_sweep_goes_on_after_its_submitter_is_killed_and_resume_retries_the_fail
     after = status_rows(mlrun, "--sweep", sweep_id)
     assert [r["job_id"] for r in after][::2] == [r["job_id"] for r in rows][::2]
     assert all(a["job_id"] != r["job_id"] for a, r in zip(after[1::2], rows[1::2], strict=True))
+
+
+# -- mode: working_dir (no shared filesystem: the node records into an MLflow server) -------
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """An MLflow server on 127.0.0.1. Its empty database is kept beside the test venvs: a
+    server that finds its schema in place starts in about half the time (no migrations)."""
+    import shutil
+    import tempfile
+
+    from tests.integration.mlflow_venvs import MLFLOW_VERSION, mlflow_venv
+    from tests.integration.test_mlflow_server import Server
+
+    venv = mlflow_venv("full")
+    template = Path(tempfile.gettempdir()) / "mlrun-test-venvs" / f"mlflow-{MLFLOW_VERSION}.db"
+    server = Server(venv, tmp_path_factory.mktemp("mlflow-server-ray"))
+    if template.exists():
+        shutil.copyfile(template, server.root / "mlflow.db")
+    server.start()
+    if not template.exists():  # nothing written to it yet but the schema
+        partial = template.with_name(f".{template.name}.{os.getpid()}")
+        shutil.copyfile(server.root / "mlflow.db", partial)
+        os.replace(partial, template)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def uploaded(ray_head: LocalRay) -> str:
+    # The node shares nothing, so this machine's paths are not passed unless named: the
+    # test names its own cache and home so nothing lands in the real ones.
+    return json.dumps(
+        {
+            "address": ray_head.address,
+            "poll_interval": 0.3,
+            "mode": "working_dir",
+            "export": ["HOME", "XDG_CACHE_HOME", "MLRUN_CACHE_DIR", "MLRUN_ENV_ROOT"],
+        }
+    )
+
+
+def on_server(mlrun: Mlrun, uri: str, *args: str, timeout: float = 120) -> dict[str, Any]:
+    return run_json(mlrun, *args, "--tracking-uri", uri, timeout=timeout)
+
+
+def test_working_dir_run_finishes_on_the_server_with_its_metrics(
+    mlrun: Mlrun, sleeper: Path, uploaded: str, mlflow_server: Any, ray_head: LocalRay
+) -> None:
+    (sleeper / ".gitignore").write_text("sleeper.py\n")  # the upload is exact all the same
+    proc = mlrun(
+        "run", str(sleeper), "-P", "n=0.2", "--env-manager", "local", "--backend", "ray",
+        "--backend-config", uploaded, "--tracking-uri", mlflow_server.uri, "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["status"] == "FINISHED" and summary["exit_code"] == 0
+    assert summary["metrics"]["slept"] == 0.2
+    assert "restart 0" in proc.stderr and "done" in proc.stderr  # Ray's log, streamed
+    run = on_server(mlrun, mlflow_server.uri, "runs", "show", summary["run_id"])
+    assert run["status"] == "FINISHED" and run["exit_code"] == 0
+    assert run["params"]["n"] == "0.2"
+    assert run["tags"]["mlflow.project.backend"] == "ray"
+    assert run["tags"]["mlrun.job.id"] == summary["job_id"]
+    assert run["tags"]["mlrun.job.node"]  # set by the node itself
+    job = {j["submission_id"]: j for j in ray_head.jobs()}[summary["job_id"]]
+    assert job["runtime_env"]["working_dir"].startswith("gcs://")  # uploaded, not shared
+    assert "HOME" in job["runtime_env"]["env_vars"] and "PATH" not in job["runtime_env"]["env_vars"]
+
+
+def test_working_dir_failing_exit_code_passes_through_and_logs_follow(
+    mlrun: Mlrun, sleeper: Path, uploaded: str, mlflow_server: Any
+) -> None:
+    sub = run_json(
+        mlrun, "run", str(sleeper), "-P", "code=3", "-P", "n=1", "--env-manager", "local",
+        "--backend", "ray", "--backend-config", uploaded, "--tracking-uri", mlflow_server.uri,
+        "--detach",
+    )  # fmt: skip
+    proc = mlrun("logs", sub["run_id"], "--follow", "--tracking-uri", mlflow_server.uri)
+    assert proc.returncode == 0, proc.stderr
+    assert "restart 0" in proc.stdout and "done" in proc.stdout
+    assert "FAILED" in proc.stderr
+    run = on_server(mlrun, mlflow_server.uri, "runs", "show", sub["run_id"])
+    assert run["status"] == "FAILED" and run["exit_code"] == 3
+
+
+def test_working_dir_cancel_is_killed(
+    mlrun: Mlrun, sleeper: Path, uploaded: str, mlflow_server: Any, ray_head: LocalRay
+) -> None:
+    uri = mlflow_server.uri
+    sub = run_json(
+        mlrun, "run", str(sleeper), "-P", "n=120", "--env-manager", "local",
+        "--backend", "ray", "--backend-config", uploaded, "--tracking-uri", uri, "--detach",
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while on_server(mlrun, uri, "runs", "status", sub["run_id"])["runs"][0]["status"] != "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    proc = mlrun("cancel", sub["run_id"], "--tracking-uri", uri, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"] == {"KILLED": 1}
+    run = on_server(mlrun, uri, "runs", "show", sub["run_id"])
+    assert run["status"] == "KILLED" and run["tags"]["mlrun.job.reason"] == "CANCELLED"
+    assert "mlrun.lost" not in run["tags"]
+    # The node records KILLED on the server just before its job ends in Ray.
+    deadline = time.monotonic() + 30
+    while ours(ray_head, {sub["job_id"]}):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_backend_check_in_working_dir_mode(mlrun: Mlrun, uploaded: str, mlflow_server: Any) -> None:
+    proc = mlrun(
+        "backend", "check", "ray", "--backend-config", uploaded,
+        "--tracking-uri", mlflow_server.uri, "--json", timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    checks = {c["name"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert "mode working_dir" in checks["backend"]["detail"]
+    assert {"job ran", "upload", "mlrun on the node", "store"} <= set(checks)
+    assert all(c["ok"] for c in checks.values()), checks

@@ -5,6 +5,10 @@ folder (the shared-filesystem contract), it enters the staged source, runs the `
 and execs `mlrun _exec`, which writes started.json, heartbeat and exit.json as on Slurm. Ray
 has no arrays: a sweep is one job per trial, at most -j of them in the cluster at once (the
 rest wait in a queue file: see `queue`).
+
+With `mode: working_dir` nothing is shared: the job's runtime_env uploads the staged
+snapshot with its job file, Ray keeps the output (`job_output`), and mlrun on the node
+records into an MLflow server store.
 """
 
 from __future__ import annotations
@@ -93,25 +97,50 @@ class RayBackend:
         """One line for `mlrun backend check`: where the jobs go and in which mode."""
         asks = cfg.entrypoint_resources(self.config)
         what = ", ".join(f"{k.removeprefix('entrypoint_')}={v}" for k, v in asks.items())
-        return (
-            f"ray at {cfg.address(self.config)}, mode shared (a shared filesystem: the stage "
-            f"dir, env cache and run folders are the same paths on the nodes); per job: {what}"
-        )
+        if self.shares_folder():
+            how = (
+                "mode shared (a shared filesystem: the stage dir, env cache and run folders "
+                "are the same paths on the nodes)"
+            )
+        else:
+            how = (
+                "mode working_dir (no shared filesystem: each job uploads its snapshot and job "
+                "file, builds its environment on the node, and records into an MLflow server "
+                "store)"
+            )
+        return f"ray at {cfg.address(self.config)}, {how}; per job: {what}"
+
+    def shares_folder(self) -> bool:
+        return cfg.mode(self.config) == cfg.SHARED
+
+    def check_store(self, server: bool) -> None:
+        cfg.check_store(self.config, server)
+
+    def job_output(self, job_id: str) -> bytes | None:
+        """Ray keeps what the job printed: with mode: working_dir it is the run's log."""
+        if self.shares_folder():
+            return None
+        return self.jobs().logs(job_id).encode("utf-8", "replace")
 
     # -- submit ------------------------------------------------------------------------------
 
     def entrypoint(self, job: JobSpec, argv: Sequence[str], log: Path, after: str = "") -> str:
         """The job's shell script: `after` runs once the command has ended (a release)."""
         quote = shlex.quote
-        lines = [f"exec >>{quote(str(log))} 2>&1"]  # what follows writes the run's log
-        where = quote(f"{job.workdir} (is stage_dir on a filesystem the Ray nodes share?)")
-        lines.append(
-            f'cd {quote(str(job.workdir))} || {{ echo "mlrun: cannot enter on $(hostname):" '
-            f"{where}; exit 1; }}"
-        )
+        if self.shares_folder():
+            lines = [f"exec >>{quote(str(log))} 2>&1"]  # what follows writes the run's log
+            where = quote(f"{job.workdir} (is stage_dir on a filesystem the Ray nodes share?)")
+            lines.append(
+                f'cd {quote(str(job.workdir))} || {{ echo "mlrun: cannot enter on '
+                f'$(hostname):" {where}; exit 1; }}'
+            )
+        else:
+            lines = ['work="$PWD"']  # Ray's copy of the uploaded working_dir; Ray keeps the log
         for i, line in enumerate(self.config.get("setup") or [], 1):
             reason = quote(f"mlrun: setup line {i} failed ({line})")
             lines.append(f'{line} || {{ rc=$?; echo {reason}; exit "$rc"; }}')
+        if not self.shares_folder():
+            lines.append('cd "$work" || exit 1')  # the job file is named relative to it
         hint = quote(f"{argv[0]} not found; set python or mlrun in the backend config")
         lines.append(
             f"command -v {quote(argv[0])} >/dev/null 2>&1 || "
@@ -127,7 +156,8 @@ class RayBackend:
     def _environment(self, job: JobSpec) -> tuple[dict[str, str], list[str]]:
         from mlrun_cli.run.signals import grace_period
 
-        values, names = cfg.split_environment(list(job.export), os.environ)
+        shared = self.shares_folder()
+        values, names = cfg.split_environment(list(job.export), os.environ, local_paths=shared)
         values[STOP_WAIT_VAR] = str(int(grace_period() + _STOP_MARGIN_S))
         return values, names
 
@@ -138,14 +168,22 @@ class RayBackend:
         asks = cfg.entrypoint_resources(self.config)
         if not job.indices:
             env = {**values, **{n: os.environ[n] for n in names if n in os.environ}}
+            runtime_env: dict[str, Any] = {"env_vars": env}
+            if not self.shares_folder():
+                runtime_env["working_dir"] = str(job.workdir)  # zipped and uploaded by Ray
             jobs.submit(
                 group,
                 self.entrypoint(job, job.argv, job.log),
-                runtime_env={"env_vars": env},
+                runtime_env=runtime_env,
                 metadata={"mlrun_name": job.name},
                 **asks,
             )
             return Submitted(group)
+        if not self.shares_folder():
+            raise BackendError(
+                "--backend-config mode: working_dir submits single runs only (a sweep records "
+                "into the embedded store, on a filesystem the nodes share); use mode: shared"
+            )
         path = q.queue_path(self.stage_root(), group)
         concurrency = min(
             job.concurrency or len(job.indices),

@@ -6,7 +6,9 @@ package is a one-line error saying how to install it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from mlrun_cli.backends import BackendError
@@ -37,6 +39,8 @@ class Jobs(Protocol):
     def submit(self, submission_id: str, entrypoint: str, **options: Any) -> None: ...
 
     def stop(self, submission_id: str) -> bool: ...
+
+    def logs(self, submission_id: str) -> str: ...
 
 
 class JobsClient:
@@ -100,8 +104,13 @@ class JobsClient:
         ]
 
     def submit(self, submission_id: str, entrypoint: str, **options: Any) -> None:
+        """Submit a job; a `working_dir` in its runtime_env is zipped and uploaded whole (the
+        SDK would leave out what a .gitignore in it names: the snapshot is exact already)."""
         try:
-            self._client.submit_job(entrypoint=entrypoint, submission_id=submission_id, **options)
+            with _whole_working_dir():
+                self._client.submit_job(
+                    entrypoint=entrypoint, submission_id=submission_id, **options
+                )
         except (OSError, RuntimeError, ValueError) as exc:
             if _timed_out(exc):
                 raise self._failed(f"submit_job {submission_id}", exc) from None
@@ -118,6 +127,30 @@ class JobsClient:
             if isinstance(exc, RuntimeError) and "does not exist" in str(exc):
                 return False
             raise self._failed(f"stop_job {submission_id}", exc) from None
+
+    def logs(self, submission_id: str) -> str:
+        """Everything the job has printed so far (Ray keeps its driver's output)."""
+        try:
+            return str(self._client.get_job_logs(submission_id))
+        except (OSError, RuntimeError) as exc:
+            raise self._failed(f"get_job_logs {submission_id}", exc) from None
+
+
+# Ray's own switch: upload a working_dir without applying its .gitignore files.
+_IGNORE_GITIGNORE = "RAY_RUNTIME_ENV_IGNORE_GITIGNORE"
+
+
+@contextlib.contextmanager
+def _whole_working_dir() -> Iterator[None]:
+    before = os.environ.get(_IGNORE_GITIGNORE)
+    os.environ[_IGNORE_GITIGNORE] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_IGNORE_GITIGNORE, None)
+        else:
+            os.environ[_IGNORE_GITIGNORE] = before
 
 
 _CLIENTS: dict[str, Jobs] = {}

@@ -47,6 +47,24 @@ SECRET_EXPORT = (
     "MLFLOW_TRACKING_SERVER_CERT_PATH",
 )
 
+# Paths of the submitting machine: without a shared filesystem (mode: working_dir) a node has
+# its own, so these are not passed unless named in `export`.
+LOCAL_PATHS = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "XDG_CACHE_HOME",
+        "PIP_CACHE_DIR",
+        "UV_CACHE_DIR",
+        "MLRUN_CACHE_DIR",
+        "MLRUN_ENV_ROOT",
+        "MLRUN_STORE_CEILING",
+        "MLRUN_CONDA_EXE",
+    }
+)
+SHARED, WORKING_DIR = "shared", "working_dir"
+
 _UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
 
 
@@ -120,14 +138,22 @@ def entrypoint_resources(config: Mapping[str, Any]) -> dict[str, Any]:
     return asks
 
 
+def mode(config: Mapping[str, Any]) -> str:
+    """shared (the run-folder contract) or working_dir (the snapshot uploaded with the job)."""
+    return str(config.get("mode") or SHARED)
+
+
 def split_environment(
-    export: list[str], environ: Mapping[str, str]
+    export: list[str], environ: Mapping[str, str], local_paths: bool = True
 ) -> tuple[dict[str, str], list[str]]:
     """(values, names): what a job gets from `environ`. Values are the paths and settings
-    that must be the same as at submit time (the base list, MLRUN_*); names are credentials,
-    whose values are read only when a job is handed to Ray."""
+    that must be the same as at submit time (the base list, MLRUN_*; without `local_paths`,
+    not this machine's paths); names are credentials, whose values are read only when a job
+    is handed to Ray."""
     values = {k: environ[k] for k in BASE_EXPORT if k in environ}
     values.update({k: v for k, v in environ.items() if k.startswith("MLRUN_")})
+    if not local_paths:
+        values = {k: v for k, v in values.items() if k not in LOCAL_PATHS}
     names = [k for k in SECRET_EXPORT if k in environ]
     names += [k for k in export if k not in names]
     for k in names:
@@ -135,14 +161,25 @@ def split_environment(
     return values, names
 
 
+def check_store(config: Mapping[str, Any], server: bool) -> None:
+    """mode: working_dir records from the node into an MLflow server: refuse any other store."""
+    if mode(config) == WORKING_DIR and not server:
+        raise BackendError(
+            "--backend-config mode: working_dir has the node record the run into an MLflow "
+            "server store, and this one records into the embedded store; pass --tracking-uri "
+            "http://HOST:PORT (or set MLFLOW_TRACKING_URI), or use mode: shared with a "
+            "filesystem the Ray nodes share (sweeps need mode: shared)"
+        )
+
+
 def check_ready(config: Mapping[str, Any]) -> None:
     """Everything that can be checked here before anything is recorded or submitted (the
     cluster itself is asked by the backend)."""
-    if config.get("mode", "shared") != "shared":
+    if mode(config) == WORKING_DIR and config.get("env_build") == "submit":
         raise BackendError(
-            "--backend-config mode: working_dir (uploading the snapshot with each job) is not "
-            "supported yet; put stage_dir, the env cache and the store on a filesystem the Ray "
-            "nodes share and use mode: shared"
+            "--backend-config env_build: submit needs the env cache shared with the nodes, and "
+            "mode: working_dir shares nothing; drop env_build (the job builds the environment "
+            "on its node) or use mode: shared"
         )
     memory_bytes(config.get("memory"))
     missing = [v for v in config.get("export") or [] if v not in os.environ]

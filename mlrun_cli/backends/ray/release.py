@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mlrun_cli.backends import BackendError
 from mlrun_cli.backends.ray import queue as q
@@ -23,13 +24,18 @@ from mlrun_cli.backends.ray.client import Jobs, JobsClient
 from mlrun_cli.backends.ray.config import DEFAULT_TIMEOUT_S
 
 
-def _client(address: str | None, timeout: float) -> Jobs:
+def _listed(address: str | None, timeout: float) -> tuple[Jobs, dict[str, Any]]:
+    """A Jobs API client that answers, and its listing of the jobs: the cluster's own
+    address inside a job first, then the submitter's (the cluster may name its dashboard by
+    an address this node cannot reach, or not at all)."""
     try:
-        return JobsClient(None, timeout)  # the cluster's own address, inside a job
+        client: Jobs = JobsClient(None, timeout)
+        return client, {j.submission_id: j for j in client.list()}
     except BackendError:
         if not address:
             raise
-        return JobsClient(address, timeout)
+    client = JobsClient(address, timeout)
+    return client, {j.submission_id: j for j in client.list()}
 
 
 def release_after(
@@ -38,12 +44,11 @@ def release_after(
     """Release what `job_id`'s end makes room for; the ids submitted."""
     if not path.exists():
         return []
-    client = _client(address, timeout)
     with q.locked(path) as doc:
         if doc is None:
             return []
         listed_at = time.time()
-        listing = {j.submission_id: j for j in client.list()}
+        client, listing = _listed(address, timeout)
         return q.release(doc, path.parent.parent, listing, listed_at, client, os.environ, job_id)
 
 

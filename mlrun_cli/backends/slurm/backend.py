@@ -83,6 +83,15 @@ class SlurmBackend:
             f"are shared with the nodes); per job: {asks or 'the partition defaults'}"
         )
 
+    def shares_folder(self) -> bool:
+        return True  # a Slurm job always works on the shared filesystem
+
+    def check_store(self, server: bool) -> None:
+        """Either store works: the run folders are shared, an MLflow server is reached."""
+
+    def job_output(self, job_id: str) -> bytes | None:
+        return None  # --output writes into the run folder
+
     # -- submit ------------------------------------------------------------------------------
 
     def script(self, job: JobSpec) -> str:
