@@ -33,6 +33,15 @@ ENV_KEY = "mlrun.env.key"
 ENV_PYTHON = "mlrun.env.python"
 RERUN_OF = "mlrun.rerun_of"
 
+# A run in a container (docker_env): MLflow's image tags, and ours
+DOCKER_IMAGE_URI = "mlflow.docker.image.uri"
+DOCKER_IMAGE_ID = "mlflow.docker.image.id"
+DOCKER_IMAGE_DIGEST = "mlrun.docker.image.digest"
+DOCKER_BASE_IMAGE_ID = "mlrun.docker.base_image.id"  # what a --build-image image was built from
+DOCKER_BUILD_IMAGE = "mlrun.docker.build_image"
+DOCKER_ARGS = "mlrun.docker.args"  # --docker-args, as JSON
+CONTAINER_ENGINE = "mlrun.container.engine"
+
 # What an MLflow server has no field for
 COMMAND = "mlrun.command"
 EXIT_CODE = "mlrun.exit_code"

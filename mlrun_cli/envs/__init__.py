@@ -100,12 +100,19 @@ def _conda() -> EnvManager:
     return CondaManager()
 
 
+def _docker() -> EnvManager:
+    from mlrun_cli.envs.docker import DockerManager
+
+    return DockerManager()
+
+
 # The registry, in the order the CLI lists the managers.
 MANAGERS: dict[str, Callable[[], EnvManager]] = {
     "local": _local,
     "virtualenv": _virtualenv,
     "uv": _uv,
     "conda": _conda,
+    "docker": _docker,
 }
 
 
@@ -118,9 +125,9 @@ def default_manager(project: Project) -> str:
     """The manager the project's environment implies.
 
     python_env: uv when it can run here (it is a dependency of mlrun-cli, so normally it can),
-    else virtualenv + pip; conda_env: conda; nothing declared (or docker_env with
-    --env-manager local): local. Whether uv runs is asked once per uv binary and remembered,
-    so this starts no process on a warm run.
+    else virtualenv + pip; conda_env: conda; docker_env: docker; nothing declared: local.
+    Whether uv runs is asked once per uv binary and remembered, so this starts no process on
+    a warm run.
     """
     if project.env.kind == "python_env":
         from mlrun_cli.envs.interpreters import usable_uv
@@ -128,6 +135,8 @@ def default_manager(project: Project) -> str:
         return "uv" if usable_uv() else "virtualenv"
     if project.env.kind == "conda_env":
         return "conda"
+    if project.env.kind == "docker_env":
+        return "docker"
     return "local"
 
 

@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlrun_cli import console
+from mlrun_cli import tags as T
 from mlrun_cli.envs import Environment
 from mlrun_cli.errors import Interrupted, MlrunError
 from mlrun_cli.paths import GROUP_FILE, OUTPUT_LOG
 from mlrun_cli.run.child import child_environment
-from mlrun_cli.run.launch import launch, prepare_environment
+from mlrun_cli.run.launch import launch, launch_container, prepare_container, prepare_environment
 from mlrun_cli.run.provenance import Record, create_record, record_env, record_source
 from mlrun_cli.run.recorder import StoreRecorder
 from mlrun_cli.run.request import Plan, RunRequest, plan
@@ -31,6 +32,12 @@ from mlrun_cli.run.supervise import SignalRelay
 from mlrun_cli.store import open_store, resolve_tracking_uri
 from mlrun_cli.store.base import FAILED, KILLED, Store
 from mlrun_cli.values import valueclass
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from mlrun_cli.containers.prepare import Prepared
+    from mlrun_cli.run.capture import MetricCapture
+    from mlrun_cli.run.supervise import Outcome
 
 __all__ = ["Plan", "RunRequest", "RunResult", "execute_run", "plan"]
 
@@ -82,9 +89,7 @@ def _perform(
         if req.env_manager is None and p.project.env.kind == "none":
             _say_once_local(p.project.dir)
         try:
-            env = prepare_environment(
-                p.project, p.env_manager, frozen=req.frozen_requirements, signals=relay
-            )
+            env, box = _prepare(req, p, store, run_id, relay)
         except Interrupted as exc:
             status, exit_code = KILLED, exc.exit_code
             raise
@@ -119,17 +124,7 @@ def _perform(
         )
         console.detail(f"run {run_id}: {p.command}")
         t_command = time.monotonic()
-        outcome = launch(
-            p.command,
-            cwd=p.project.dir,
-            env=child_env,
-            log_path=artifacts / OUTPUT_LOG,
-            relay=relay,
-            recorder=recorder,
-            capture=capture,
-            stdout=sys.stderr.buffer if req.json else None,
-            group_file=store.run_dir(run_id) / GROUP_FILE if store.index() is not None else None,
-        )
+        outcome = _launch(req, p, store, run_id, box, child_env, relay, recorder, capture)
         exit_code = outcome.exit_code
         status = outcome.status(recorder.child_status())
         if exit_code == 2 and time.monotonic() - t_command < REJECTED_WITHIN_S:
@@ -144,6 +139,72 @@ def _perform(
         # Whatever happened above, the run does not stay RUNNING.
         store.set_terminated(run_id, status, int(time.time() * 1000), exit_code)
     return _result(store, rec, p, status, exit_code, env, t_env, t0)
+
+
+def _launch(
+    req: RunRequest,
+    p: Plan,
+    store: Store,
+    run_id: str,
+    box: Prepared | None,
+    child_env: dict[str, str],
+    relay: SignalRelay,
+    recorder: StoreRecorder,
+    capture: MetricCapture | None,
+) -> Outcome:
+    """The command, here in its own process group, or in a container of the prepared image."""
+    log_path = store.artifact_dir(run_id) / OUTPUT_LOG
+    stdout = sys.stderr.buffer if req.json else None
+    group_file = store.run_dir(run_id) / GROUP_FILE if store.index() is not None else None
+    if box is None:
+        return launch(
+            p.command,
+            cwd=p.project.dir,
+            env=child_env,
+            log_path=log_path,
+            relay=relay,
+            recorder=recorder,
+            capture=capture,
+            stdout=stdout,
+            group_file=group_file,
+        )
+    return launch_container(
+        box,
+        p.command,
+        run_id=run_id,
+        checkout=p.project.dir,
+        run_dir=store.run_dir(run_id),
+        docker_args=req.docker_args,
+        env=child_env,
+        log_path=log_path,
+        relay=relay,
+        recorder=recorder,
+        capture=capture,
+        stdout=stdout,
+        group_file=group_file,
+    )
+
+
+def _prepare(
+    req: RunRequest, p: Plan, store: Store, run_id: str, relay: SignalRelay
+) -> tuple[Environment, Prepared | None]:
+    """The run's environment; for a run in a container, also its engine and image, whose
+    provenance is recorded at once (a rerun runs the same image id)."""
+    if p.env_manager != "docker":
+        env = prepare_environment(
+            p.project, p.env_manager, frozen=req.frozen_requirements, signals=relay
+        )
+        return env, None
+    box = prepare_container(
+        p.project, build_image=req.build_image, image_id=req.docker_image_id, signals=relay
+    )
+    tags = box.tags()
+    if req.docker_args:
+        import json
+
+        tags[T.DOCKER_ARGS] = json.dumps(list(req.docker_args))
+    store.log_batch(run_id, tags=tags)
+    return Environment(manager="docker"), box
 
 
 def _result(

@@ -118,6 +118,7 @@ def record_lost(index: RunIndex, run_id: str, reason: str) -> bool:
         if run.status != RUNNING:
             return False
         end = last_sign_of_life(run_dir, artifacts, run.start_time)  # before we write here
+        reason += _container_left(run_dir)
         mark = run_dir / INGESTED_MARK
         reader = resume_reader(run_dir / EVENTS_FILE, mark, run_dir)
         batch = reader.read()
@@ -126,6 +127,16 @@ def record_lost(index: RunIndex, run_id: str, reason: str) -> bool:
             save_mark(mark, reader)
         mark_lost(index, run_id, reason, end_ms=end)
     return True
+
+
+def _container_left(run_dir: Path) -> str:
+    """A container the vanished runner started is stopped and removed (its engine client died
+    with the runner, but the container does not); what to add to the reason."""
+    from mlrun_cli.containers.engine import CONTAINER_FILE, remove_left
+
+    if not (run_dir / CONTAINER_FILE).is_file():
+        return ""
+    return "; its container was stopped" if remove_left(run_dir) else ""
 
 
 def record_lost_runs(store: Store) -> list[str]:

@@ -37,6 +37,12 @@ def experiment_id(store: Store, req: RunRequest) -> str:
     env_id = os.environ.get("MLRUN_EXPERIMENT_ID")
     if env_id:
         return store.get_experiment(env_id).experiment_id
+    from mlrun_cli.config import configured
+
+    name = configured("experiment_name")  # the project's or the user's config file
+    if name:
+        found = store.get_experiment_by_name(name)
+        return (found or store.create_experiment(name)).experiment_id
     return DEFAULT_EXPERIMENT_ID
 
 
@@ -50,7 +56,17 @@ def current_user() -> str:
 
 
 def run_tags(p: Plan, user: str, run_name: str, backend: str = "local") -> dict[str, str]:
-    """The provenance tags of a run of plan `p`."""
+    """The provenance tags of a run of plan `p` (a run's first record: what cannot be
+    submitted to `backend` is refused here, before anything is recorded)."""
+    if backend != "local" and p.env_manager == "docker":
+        from mlrun_cli.errors import EnvError
+
+        raise EnvError(
+            f"{p.project.file or p.project.dir}: a docker_env project runs in docker only on "
+            f"this machine; the {backend} backend starts no containers for its jobs; run it "
+            "without --backend, or with --env-manager local to run the command in the job's "
+            "environment"
+        )
     local = p.source.checkout is None and p.source.local_repo is None and p.source.git is None
     tags = {
         T.SOURCE_NAME: str(p.source.dir) if local else p.source.uri,
@@ -131,7 +147,12 @@ def create_record(
     exp_id = experiment_id(store, req)
     user = current_user()
     run_id = req.adopt_run_id or os.urandom(16).hex()
-    run_name = req.run_name or f"{p.entry.name}-{run_id[:8]}"
+    if req.run_name:
+        run_name = req.run_name
+    else:
+        from mlrun_cli.names import memorable_name
+
+        run_name = memorable_name()
     tags = {**run_tags(p, user, run_name, backend), **req.extra_tags}
     now = int(time.time() * 1000)
     index = store.index()
@@ -142,7 +163,7 @@ def create_record(
         for key in (T.LOST, T.LOST_REASON):
             index.delete_tag(run_id, key)
         tags.pop(T.RUN_NAME, None)
-        store.log_batch(run_id, params=p.params.all, tags=tags)
+        store.log_batch(run_id, params=p.recorded_params(), tags=tags)
         return Record(run_id, exp_id, user)
     run_id = store.create_run(
         NewRun(
@@ -151,7 +172,7 @@ def create_record(
             name=run_name,
             user=user,
             command=p.command,
-            params=p.params.all,
+            params=p.recorded_params(),
             tags=tags,
             start_time=now,
             status=status,

@@ -60,15 +60,21 @@ class SignalRelay(Signals):
         self.pgid: int | None = None
         self.step = 0  # 0: nothing sent, 1: forwarded, 2: SIGTERM sent, 3: SIGKILL sent
         self.deadline: float | None = None
+        # Where the signals go instead of the group, if the command is not ours to signal
+        # directly (a container: its engine delivers them).
+        self.send: Callable[[int], None] | None = None
 
-    def attach(self, pgid: int) -> None:
+    def attach(self, pgid: int, send: Callable[[int], None] | None = None) -> None:
         self.pgid = pgid
+        self.send = send
         if self.received is not None:
             self.escalate(now=True)
 
     def forward(self, signum: int) -> None:
         """Send `signum` to the child's group as it is, without escalating (an early warning)."""
-        if self.pgid is not None:
+        if self.send is not None:
+            self.send(signum)
+        elif self.pgid is not None:
             killpg(self.pgid, signum)
 
     def escalate(self, now: bool = False) -> None:
@@ -87,7 +93,10 @@ class SignalRelay(Signals):
             return
         self.step += 1
         self.deadline = time.monotonic() + grace_period()
-        killpg(self.pgid, sig)
+        if self.send is not None:
+            self.send(sig)
+        else:
+            killpg(self.pgid, sig)
 
 
 class _Leftovers:
@@ -159,6 +168,7 @@ def execute(
     tick_interval: float = 0.5,
     on_output: Callable[[bytes], None] | None = None,
     group_file: Path | None = None,
+    send: Callable[[int], None] | None = None,
 ) -> Outcome:
     """Run `command` with ``bash -c`` and wait for it, streaming its output live.
 
@@ -166,6 +176,7 @@ def execute(
     `relay` must already be installed; `on_tick` runs about every `tick_interval` seconds;
     `on_output` sees every chunk of output after it was written. The command's process group
     id is written to `group_file`; the group ends when this process does, however it ends.
+    `send`, if given, delivers the relay's signals instead of the group (a container's engine).
     """
     out = stdout or sys.stdout.buffer
     err = stderr or sys.stderr.buffer
@@ -178,7 +189,7 @@ def execute(
             # Who holds the run: a finder that sees this group alive does not call it lost.
             with contextlib.suppress(OSError):
                 group_file.write_text(str(proc.pid))
-        relay.attach(proc.pid)
+        relay.attach(proc.pid, send)
         assert proc.stdout is not None and proc.stderr is not None
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ, out)

@@ -95,9 +95,19 @@ def set_tags(tags: Mapping[str, Any]) -> None:
         set_tag(key, value)
 
 
+def _host_path(path: str) -> str:
+    """`path` as the runner sees it. In a container the project is mounted at a working
+    directory of its own (MLflow's) and at its host path: a file under the first is named
+    by the second, which the runner, outside, can read."""
+    inside, host = os.environ.get("MLRUN_CONTAINER_WORKDIR"), os.environ.get("MLRUN_HOST_WORKDIR")
+    if inside and host and (path == inside or path.startswith(inside.rstrip("/") + "/")):
+        return host.rstrip("/") + path[len(inside.rstrip("/")) :]
+    return path
+
+
 def log_artifact(path: str, artifact_path: str | None = None) -> None:
     """Record the file or directory `path` as an artifact (copied when the runner ingests it)."""
-    record: dict[str, Any] = {"type": "artifact", "path": os.path.abspath(path)}
+    record: dict[str, Any] = {"type": "artifact", "path": _host_path(os.path.abspath(path))}
     if artifact_path:
         record["artifact_path"] = artifact_path
     _emit(record)

@@ -24,7 +24,7 @@ ENTRY = "entry_points: {main: {command: 'true'}}\n"
 
 
 def test_manager_names_in_the_order_the_cli_lists_them() -> None:
-    assert manager_names() == ("local", "virtualenv", "uv", "conda")
+    assert manager_names() == ("local", "virtualenv", "uv", "conda", "docker")
     assert manager_names() == tuple(MANAGERS)
 
 
@@ -51,9 +51,12 @@ def test_every_registered_name_builds_its_manager(
 def test_unknown_manager_names_the_choices() -> None:
     with pytest.raises(
         EnvError,
-        match=r"^unknown environment manager 'docker'; use one of conda, local, uv, virtualenv$",
+        match=(
+            r"^unknown environment manager 'podman'; use one of conda, docker, local, uv, "
+            r"virtualenv$"
+        ),
     ):
-        get_manager("docker")
+        get_manager("podman")
 
 
 def test_default_manager_follows_the_declared_environment(
@@ -70,6 +73,8 @@ def test_default_manager_follows_the_declared_environment(
     )
     assert default_manager(none) == "local"
     assert default_manager(conda) == "conda"
+    docker = load_project(write_project(tmp_path / "docker", "docker_env: {image: x}\n" + ENTRY))
+    assert default_manager(docker) == "docker"
     assert default_manager(python) == ("uv" if find_uv() else "virtualenv")
     monkeypatch.setattr("mlrun_cli.envs.interpreters.find_uv", lambda: None)  # no uv here
     assert default_manager(python) == "virtualenv"
