@@ -20,6 +20,9 @@ _ISOLATED_VARS = (
     "MLRUN_TRACKING_URI",
     "MLRUN_EXPERIMENT_NAME",
     "MLRUN_EXPERIMENT_ID",
+    "MLRUN_ENV_MANAGER",
+    "MLRUN_BACKEND",
+    "MLRUN_JOBS",
     "MLRUN_RUN_ID",
     "MLRUN_EVENTS_FILE",
     "MLRUN_ARTIFACT_DIR",
@@ -51,6 +54,7 @@ def isolated(
     work.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))  # no user config of ours
     monkeypatch.setenv("MLRUN_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("MLRUN_ENV_ROOT", str(tmp_path / "envs"))
     monkeypatch.setenv("PIP_CACHE_DIR", str(package_cache / "pip"))

@@ -48,7 +48,7 @@ def test_runs_list_from_a_subdirectory_finds_the_runs(tmp_path: Path, isolated: 
         timeout=60,
         cwd=sub,
     )
-    assert listed.returncode == 0 and "main-" in listed.stdout
+    assert listed.returncode == 0 and "FINISHED" in listed.stdout
     assert not (sub / ".mlrun").exists()
 
 

@@ -38,7 +38,8 @@ FLAGS = {
     "--json": "as_json",
 }
 # Options of `mlrun run` always left to click.
-CLICK_ONLY = ("--dry-run", "--detach", "--backend-config", "-h", "--help")
+CLICK_ONLY: tuple[str, ...] = ("--dry-run", "--detach", "--backend-config", "-h", "--help")
+CLICK_ONLY += ("--build-image", "--docker-args", "-A")  # a run in docker: start-up is docker's
 GLOBAL_FLAGS = {"-q": "quiet", "--quiet": "quiet", "-v": "verbose", "--verbose": "verbose"}
 SHORT = ("-e", "-P")
 
@@ -125,7 +126,10 @@ def run_fast(args: dict[str, Any]) -> int:
             capture_pattern=args.get("capture_pattern"),
             no_mlflow_endpoint=args.get("no_mlflow_endpoint", False),
         )
-        return perform_run(req, as_json=args.get("as_json", False))
+        from mlrun_cli.config import configured
+
+        backend = args.get("backend") or configured("backend") or "local"
+        return perform_run(req, as_json=args.get("as_json", False), backend=backend)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
     except BaseException as exc:

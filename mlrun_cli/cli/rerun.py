@@ -50,7 +50,7 @@ def rerun(
     from mlrun_cli.project.params import parse_assignments
     from mlrun_cli.run.flow import execute_run
     from mlrun_cli.run.request import plan
-    from mlrun_cli.run.rerun import rerun_request, untracked_warning
+    from mlrun_cli.run.rerun import rebuild_reason, rerun_request, untracked_warning
     from mlrun_cli.store import open_store, resolve_tracking_uri
 
     store = open_store(resolve_tracking_uri(tracking_uri))
@@ -67,4 +67,10 @@ def rerun(
         console.warn(warning)
     if backend != "local" or backend_config is not None or detach:
         sys.exit(submit(req, backend, backend_config, detach, as_json))
-    sys.exit(print_result(execute_run(req, plan(req)), as_json))
+    result = execute_run(req, plan(req))
+    reason = rebuild_reason(
+        store.get_run(run_id), result.env, result.env.manager, req.frozen_requirements is not None
+    )
+    if reason:
+        console.info(f"environment rebuilt: {reason}")
+    sys.exit(print_result(result, as_json))

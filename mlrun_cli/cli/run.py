@@ -24,8 +24,8 @@ from mlrun_cli.cli.options import (
 @click.option("--experiment-id", help="Experiment id to record into.")
 @click.option("--run-name", help="A name for the run.")
 @env_manager_option(
-    help="local (the current environment as it is), virtualenv (pip), uv, or conda; "
-    "default: what the project declares."
+    help="local (the current environment as it is), virtualenv (pip), uv, conda, or docker "
+    "(a docker_env project's image); default: what the project declares."
 )
 @click.option("--version", "version", metavar="REF", help="Git branch, tag or commit to run.")
 @click.option(
@@ -46,6 +46,18 @@ from mlrun_cli.cli.options import (
     is_flag=True,
     help="Do not serve the loopback MLflow endpoint; leave MLFLOW_* as they are.",
 )
+@click.option(
+    "--build-image",
+    is_flag=True,
+    help="docker_env: run a derived image with the project copied in (built once per content).",
+)
+@click.option(
+    "-A",
+    "--docker-args",
+    multiple=True,
+    metavar="NAME[=VALUE]",
+    help="docker_env: an extra docker run option, as mlflow -A (gpus=all is --gpus all).",
+)
 @backend_options
 @tracking_option
 @click.option("--dry-run", is_flag=True, help="Print the command; run and record nothing.")
@@ -63,6 +75,8 @@ def run(
     capture_metrics: bool,
     capture_pattern: str | None,
     no_mlflow_endpoint: bool,
+    build_image: bool,
+    docker_args: Sequence[str],
     backend: str,
     backend_config: str | None,
     detach: bool,
@@ -75,20 +89,23 @@ def run(
     URI is a directory or a git URL (https://, ssh://, file://, user@host:path), optionally
     with #sub/dir.
 
-    The child's exit code is mlrun's exit code. With --backend slurm the run is submitted
-    to the cluster and followed the same way (or left there with --detach).
+    The child's exit code is mlrun's exit code. With a cluster backend (--backend slurm or
+    ray) the run is submitted there and followed the same way (or left there with --detach).
 
     Examples:
 
     \b
       mlrun run examples/iris-classification -P C=0.5
       mlrun run https://host/org/repo.git#sub/dir --version v1.2 -e train
-      mlrun run . --json | jq .status
+      mlrun run . --backend ray --backend-config ray.yaml --detach
     """
     from mlrun_cli.cli.perform import perform_run, run_request
 
     if experiment_name and experiment_id:
         raise click.UsageError("pass --experiment-name or --experiment-id, not both")
+    from mlrun_cli.cli.config import configured_default
+
+    backend = configured_default("backend", backend)
     req = run_request(
         uri=uri,
         entry_point=entry_point,
@@ -105,6 +122,10 @@ def run(
         capture_pattern=capture_pattern,
         no_mlflow_endpoint=no_mlflow_endpoint,
     )
+    if build_image or docker_args:
+        from mlrun_cli.values import replace
+
+        req = replace(req, build_image=build_image, docker_args=tuple(docker_args))
     sys.exit(
         perform_run(
             req,

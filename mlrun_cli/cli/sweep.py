@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,10 +17,7 @@ from mlrun_cli.cli.options import (
     read_tracking_option,
     tracking_option,
 )
-from mlrun_cli.cli.perform import print_detached
-
-if TYPE_CHECKING:
-    from mlrun_cli.sweeps.scheduler import TrialObserver
+from mlrun_cli.cli.sweep_view import command_line, finish, observer
 
 SUBCOMMANDS = ("start", "resume", "show", "list", "cancel")
 
@@ -88,7 +84,12 @@ def _jobs(value: str) -> int:
 @click.option("--spec", "spec_file", type=click.Path(path_type=Path), help="A sweep.yaml.")
 @click.option("-n", "--trials", type=click.IntRange(1), help="How many trials (random and tpe).")
 @click.option("--seed", type=int, help="Seed of the random draws (recorded).")
-@click.option("-j", "--jobs", default="1", help="Trials at once (a number or auto).")
+@click.option(
+    "-j",
+    "--jobs",
+    default="1",
+    help="Trials at once, a number or auto (default: MLRUN_JOBS, else the config's jobs, else 1).",
+)
 @click.option("--fail-fast", is_flag=True, help="Start no new trial after a failure.")
 @click.option("--max-failures", type=click.IntRange(1), help="Start no new trial after K failures.")
 @click.option("--metric", help="The metric that ranks trials.")
@@ -152,9 +153,11 @@ def start(
       mlrun sweep . -P lr=loguniform(1e-4,1e-1) -n 20 --seed 7 --metric loss --minimize
       mlrun sweep . -P C=[0.1,1] --dry-run
     """
+    from mlrun_cli.cli.config import configured_default
     from mlrun_cli.project.params import parse_assignments
     from mlrun_cli.sweeps.request import SweepRequest
 
+    backend = configured_default("backend", backend)
     if fail_fast and max_failures:
         raise click.UsageError("pass --fail-fast or --max-failures, not both")
     req = SweepRequest(
@@ -166,7 +169,7 @@ def start(
         spec_file=spec_file,
         trials=trials,
         seed=seed,
-        jobs=_jobs(jobs),
+        jobs=_jobs(configured_default("jobs", jobs)),
         fail_fast=fail_fast,
         max_failures=max_failures,
         metric=metric,
@@ -182,7 +185,7 @@ def start(
         backend=backend,
         backend_config=backend_config,
         detach=detach,
-        command=_command_line(),
+        command=command_line(),
     )
     if dry_run:
         from mlrun_cli.cli.sweep_view import print_plan
@@ -193,43 +196,18 @@ def start(
         return
     from mlrun_cli.sweeps.start import start as start_sweep
 
-    _finish(start_sweep(req, _observer(as_json)), as_json)
-
-
-def _command_line() -> str:
-    """The command recorded on the sweep run: this process's arguments after `mlrun sweep`."""
-    from mlrun_cli.redact import redact
-
-    line = "mlrun sweep " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "mlrun sweep"
-    return redact(line)
-
-
-def _observer(as_json: bool) -> TrialObserver | None:
-    """A live table on a terminal; otherwise the scheduler's plain lines (for pipes and logs)."""
-    if as_json or not sys.stderr.isatty():
-        return None
-    from mlrun_cli.cli.sweep_view import LiveTable
-
-    return LiveTable()
-
-
-def _finish(summary: dict[str, Any], as_json: bool) -> None:
-    if "exit_code" not in summary:  # submitted with --detach
-        print_detached(summary, as_json)
-        return
-    if as_json:
-        console.json_out({k: v for k, v in summary.items() if k != "exit_code"})
-    else:
-        from mlrun_cli.cli.sweep_view import print_summary
-
-        print_summary(summary)
-    sys.exit(summary["exit_code"])
+    finish(start_sweep(req, observer(as_json)), as_json, tracking_uri)
 
 
 @sweep.command("resume")
 @click.argument("sweep_ref", metavar="SWEEP")
 @click.option("--retry-failed", is_flag=True, help="Also run FAILED trials again.")
-@click.option("-j", "--jobs", default="1", help="Trials at once (a number or auto).")
+@click.option(
+    "-j",
+    "--jobs",
+    default="1",
+    help="Trials at once, a number or auto (default: MLRUN_JOBS, else the config's jobs, else 1).",
+)
 @click.option("--force", is_flag=True, help="Resume even though the sources or spec changed.")
 @click.option(
     "--backend-config", metavar="FILE|JSON", help="Override the sweep's saved backend config."
@@ -255,9 +233,11 @@ def resume(
       mlrun sweep resume 9d1e
       mlrun sweep resume 9d1e --retry-failed -j 2
     """
+    from mlrun_cli.cli.config import configured_default
     from mlrun_cli.sweeps.resume import resume as resume_sweep
 
-    _finish(
+    jobs = configured_default("jobs", jobs)
+    finish(
         resume_sweep(
             tracking_uri,
             sweep_ref,
@@ -267,9 +247,10 @@ def resume(
             as_json=as_json,
             backend_config=backend_config,
             detach=detach,
-            observer=_observer(as_json),
+            observer=observer(as_json),
         ),
         as_json,
+        tracking_uri,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +17,20 @@ from mlrun_cli.store.base import RUNNING, Run
 
 if TYPE_CHECKING:
     from mlrun_cli.sweeps.prepare import Prepared
+    from mlrun_cli.sweeps.scheduler import TrialObserver
 
 LIVE_FINISHED_SHOWN = 15  # the running trials and the most recent ended ones fit on one screen
 
 
 class LiveTable:
-    """On a terminal: one table of the trials (params that vary, status, metric, duration).
+    """On a terminal: one table of the trials (params that vary, status, metric, duration),
+    kept at the bottom of the screen as a live region, with the trials' output above it.
 
-    A `TrialObserver` of the local scheduler: it starts when the trials start.
+    A `TrialObserver` of the local scheduler. The table appears when the first trial starts,
+    so the environment build says what it does on plain lines first.
     """
+
+    captures_output = True
 
     def __init__(self) -> None:
         self.spec: Mapping[str, Any] = {}
@@ -33,26 +39,49 @@ class LiveTable:
         self.rows: dict[str, Run] = {}
         self.live: Any = None
 
-    def begin(self, spec: Mapping[str, Any], total: int) -> None:
-        from rich.live import Live
+    def begin(
+        self, sweep_id: str, spec: Mapping[str, Any], total: int, done: int, logged: bool
+    ) -> None:
+        from mlrun_cli.sweeps.summary import report_start
 
-        self.spec, self.total = spec, total
-        self.live = Live(
-            self._table(),
-            console=console.rich_console(),
-            transient=False,
-            refresh_per_second=4,
-            redirect_stderr=False,
-        )
-        self.live.start()
+        self.spec, self.total, self.done = spec, total, done
+        report_start(sweep_id, total, done, logged)
+
+    def trial_started(self, run: Run) -> None:
+        self.rows[run.run_id] = run
+        if self.live is None:
+            from rich.live import Live
+
+            # Our own messages (warnings, say) go above the table too, never through it.
+            self.live = Live(
+                self._table(),
+                console=console.rich_console(),
+                transient=False,
+                refresh_per_second=4,
+                redirect_stdout=True,
+                redirect_stderr=True,
+            )
+            self.live.start()
+        else:
+            self.live.update(self._table(), refresh=True)
+
+    def trial_output(self, line: bytes) -> None:
+        from rich.text import Text
+
+        text = line.rstrip(b"\n").decode("utf-8", "replace")
+        # A progress bar's redraws end in one line: what it shows last.
+        text = next((part for part in reversed(text.split("\r")) if part), "")
+        self.live.console.print(Text.from_ansi(text), soft_wrap=True)
 
     def trial_ended(self, run: Run, done: int) -> None:
         self.rows[run.run_id] = run
         self.done = done
-        self.live.update(self._table(), refresh=True)
+        if self.live is not None:
+            self.live.update(self._table(), refresh=True)
 
     def end(self) -> None:
-        self.live.stop()
+        if self.live is not None:
+            self.live.stop()
 
     def _table(self) -> Any:
         from rich.table import Table
@@ -64,7 +93,9 @@ class LiveTable:
             table.add_column(col)
         runs = sorted(self.rows.values(), key=lambda r: int(r.tags.get(tags.SWEEP_INDEX, "0")))
         ended = [r for r in runs if r.status != RUNNING]
-        shown = [r for r in runs if r.status == RUNNING] + ended[-LIVE_FINISHED_SHOWN:]
+        keep = {r.run_id for r in runs if r.status == RUNNING}
+        keep.update(r.run_id for r in ended[-LIVE_FINISHED_SHOWN:])
+        shown = [r for r in runs if r.run_id in keep]
         for r in shown:
             value = r.metrics.get(metric) if metric else None
             duration = ""
@@ -78,6 +109,43 @@ class LiveTable:
                 duration,
             )
         return table
+
+
+def command_line() -> str:
+    """The command recorded on the sweep run: this process's arguments after `mlrun sweep`."""
+    from mlrun_cli.redact import redact
+
+    line = "mlrun sweep " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "mlrun sweep"
+    return redact(line)
+
+
+def observer(as_json: bool) -> TrialObserver | None:
+    """A live table on a terminal; otherwise the scheduler's plain lines (for pipes and logs).
+
+    Both streams must be the terminal: the trials' output is printed above the table.
+    """
+    if as_json or not (sys.stdout.isatty() and sys.stderr.isatty()):
+        return None
+    return LiveTable()
+
+
+def finish(summary: dict[str, Any], as_json: bool, tracking_uri: str | None) -> None:
+    if "exit_code" not in summary:  # submitted with --detach
+        from mlrun_cli.cli.perform import print_detached
+
+        print_detached(summary, as_json)
+        return
+    resume = resume_command(summary, tracking_uri)
+    if as_json:
+        console.json_out(
+            {
+                **{k: v for k, v in summary.items() if k != "exit_code"},
+                "resume_command": resume,
+            }
+        )
+    else:
+        print_summary(summary, resume)
+    sys.exit(summary["exit_code"])
 
 
 def print_plan(prep: Prepared, as_json: bool) -> None:
@@ -105,8 +173,27 @@ def print_plan(prep: Prepared, as_json: bool) -> None:
     )
 
 
-def print_summary(summary: Mapping[str, Any]) -> None:
-    """The lines that end a sweep: counts by status, the failed trials, the best one."""
+def resume_command(summary: Mapping[str, Any], tracking_uri: str | None) -> str | None:
+    """The command that runs what a sweep left undone, or None when nothing is left.
+
+    Unstarted and killed trials are run by a plain resume; failed ones need --retry-failed.
+    """
+    counts = summary["counts"]
+    command = f"mlrun sweep resume {summary['sweep']['run_id'][:8]}"
+    if tracking_uri:
+        import shlex
+
+        command += f" --tracking-uri {shlex.quote(tracking_uri)}"
+    if counts.get("SCHEDULED", 0) + counts.get("KILLED", 0) + counts.get("RUNNING", 0):
+        return command
+    if counts.get("FAILED", 0):
+        return command + " --retry-failed"
+    return None
+
+
+def print_summary(summary: Mapping[str, Any], resume: str | None = None) -> None:
+    """The lines that end a sweep: counts by status, the failed trials, the best one, and the
+    command that resumes it when trials are left."""
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary["counts"].items()))
     sw = summary["sweep"]
     console.info(f"sweep {sw['run_id'][:8]} {sw['status']}: {counts}")
@@ -120,6 +207,8 @@ def print_summary(summary: Mapping[str, Any]) -> None:
         console.info(
             f"best: trial {best['index']} {summary['metric']}={best['value']:.6g} ({best['run_id'][:8]})"
         )
+    if resume:
+        console.info(f"resume with: {resume}")
 
 
 def show_table(summary: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:

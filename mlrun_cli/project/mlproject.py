@@ -124,6 +124,7 @@ def load_project(directory: Path | str) -> Project:
         for pkey, pspec in (spec.get("parameters") or {}).items():
             pname = _unique(str(pkey), parameters, file, f"entry point {quoted(name)}: parameter")
             parameters[pname] = _parameter(pname, pspec)
+            _check_type(file, name, parameters[pname])
         entry_points[name] = EntryPoint(name=name, command=spec["command"], parameters=parameters)
     title = doc.get("name")
     return Project(root, file, str(title) if title is not None else None, env, entry_points)
@@ -141,6 +142,28 @@ def _parameter(name: str, spec: str | dict[str, Any]) -> Parameter:
     if isinstance(spec, str):
         return Parameter(name, spec, None)
     return Parameter(name, str(spec.get("type") or "string"), spec.get("default"))
+
+
+# The types MLflow and mlrun read (the others are passed on as strings, as MLflow does).
+KNOWN_TYPES = ("string", "float", "int", "bool", "path", "uri")
+TYPE_SYNONYMS = ("double", "number", "integer", "long", "boolean")
+
+
+def _check_type(file: Path, entry: str, param: Parameter) -> None:
+    """A type one letter or two from a known one (``flaot``) is a typo, never meant as the
+    unchecked string MLflow would make of it: refused, with the type it surely means."""
+    kind = param.type.strip().lower()
+    if kind in KNOWN_TYPES or kind in TYPE_SYNONYMS:
+        return
+    import difflib
+
+    close = difflib.get_close_matches(kind, [*KNOWN_TYPES, *TYPE_SYNONYMS], n=1, cutoff=0.75)
+    if close:
+        raise ProjectError(
+            f"{file.name}: entry point {quoted(entry)}: parameter {printable(param.name, 40)}: "
+            f"unknown type {quoted(param.type)}; did you mean {close[0]!r}? "
+            f"(types: {', '.join(KNOWN_TYPES)})"
+        )
 
 
 def _env_spec(doc: dict[str, Any], root: Path, file: Path) -> EnvSpec:

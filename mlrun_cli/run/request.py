@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mlrun_cli.envs import default_manager, get_manager
-from mlrun_cli.errors import ProjectError, SourceError
+from mlrun_cli.errors import SourceError
 from mlrun_cli.project.mlproject import DEFAULT_ENTRY_POINT, EntryPoint, Project, load_project
 from mlrun_cli.project.params import ResolvedParams, render_command, resolve
 from mlrun_cli.sources.resolve import Source, apply_patch, resolve_source
@@ -37,6 +37,9 @@ class RunRequest:
     capture_pattern: str | None = None
     mlflow_endpoint: bool = True  # serve a loopback MLflow endpoint (embedded store only)
     adopt_run_id: str | None = None  # execute this already-created run (a sweep's trial)
+    build_image: bool = False  # docker_env: run a derived image with the project copied in
+    docker_args: tuple[str, ...] = ()  # docker_env: extra `docker run` options (--docker-args)
+    docker_image_id: str | None = None  # docker_env: the exact image to run (rerun)
 
     @property
     def captures(self) -> bool:
@@ -68,6 +71,10 @@ class Plan:
             "env_manager": self.env_manager,
         }
 
+    def recorded_params(self) -> dict[str, str]:
+        """The parameters as the run records them (see `recorded_params`)."""
+        return recorded_params(self.entry, self.params, self.given, self.project.dir)
+
     def close(self) -> None:
         self.source.cleanup()
 
@@ -76,6 +83,25 @@ class Plan:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def recorded_params(
+    entry: EntryPoint, params: ResolvedParams, given: Mapping[str, str], project_dir: Path
+) -> dict[str, str]:
+    """`params` as a run records them: a path parameter left at its default is recorded
+    relative to the project (as declared), not as the absolute path the command is given.
+
+    That path names the project's directory, which for a git URL or a rerun is a checkout
+    removed when the run ends: recorded, it would differ between a run and its rerun.
+    """
+    out = params.all
+    for name, param in entry.parameters.items():
+        if name in given or param.type.strip().lower() != "path" or name not in out:
+            continue
+        value = Path(out[name])
+        if value.is_relative_to(project_dir):  # else outside the project, or a URI: as it is
+            out[name] = value.relative_to(project_dir).as_posix()
+    return out
 
 
 def plan(req: RunRequest) -> Plan:
@@ -109,11 +135,14 @@ def _plan(req: RunRequest, source: Source) -> Plan:
     params = resolve(entry, req.params, project_dir=project.dir)
     _warn_close_names(entry, params.extra)
     command = render_command(entry, params)
-    manager = req.env_manager or default_manager(project)
-    if project.env.kind == "docker_env" and req.env_manager is None:
-        raise ProjectError(
-            f"{project.file}: docker_env projects are not run in docker by mlrun; pass "
-            "--env-manager local to run the command in the current environment"
+    from mlrun_cli.config import configured
+
+    manager = req.env_manager or configured("env_manager") or default_manager(project)
+    if project.env.kind == "docker_env" or manager == "docker" or req.build_image:
+        from mlrun_cli.containers.plan import container_manager
+
+        manager = container_manager(
+            project, req.env_manager, req.build_image, req.docker_args, req.docker_image_id
         )
     get_manager(manager)  # an unknown name fails here, before anything is recorded
     given = {

@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import Any
 
+from mlrun_cli import tags as T
+from mlrun_cli.envs import Environment
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.run.request import RunRequest
 from mlrun_cli.store.base import Run, Store
@@ -78,7 +81,26 @@ def rerun_request(
         version=commit,
         patch=patch,
         extra_tags={"mlrun.rerun_of": run.run_id},
+        **_container_fields(tags, manager),
     )
+
+
+def _container_fields(tags: Mapping[str, str], manager: str | None) -> dict[str, Any]:
+    """A run in docker runs again in the same image (its id), built the same way, with the
+    same extra docker options."""
+    from mlrun_cli import tags as T
+
+    if manager != "docker" or not tags.get(T.DOCKER_IMAGE_ID):
+        return {}
+    try:
+        docker_args = tuple(str(a) for a in json.loads(tags.get(T.DOCKER_ARGS) or "[]"))
+    except (ValueError, TypeError):
+        docker_args = ()
+    return {
+        "docker_image_id": tags[T.DOCKER_IMAGE_ID],
+        "build_image": tags.get(T.DOCKER_BUILD_IMAGE) == "true",
+        "docker_args": docker_args,
+    }
 
 
 def _project_dir(project_path: str | None) -> str | None:
@@ -86,6 +108,28 @@ def _project_dir(project_path: str | None) -> str | None:
         return None
     parent = PurePosixPath(project_path).parent
     return None if str(parent) in (".", "") else str(parent)
+
+
+def rebuild_reason(original: Run, env: Environment, manager: str, frozen: bool) -> str | None:
+    """Why a rerun built its environment instead of reusing one, in a few words; None when it
+    reused one (or the command runs in the current environment)."""
+    if env.reused or env.key is None:
+        return None
+    short = original.run_id[:8]
+    used = original.tags.get(T.PROJECT_ENV)
+    if used and used != manager:
+        return f"run {short} used {used}; this rerun uses {manager}"
+    before = original.tags.get(T.ENV_PYTHON)
+    if before and env.python_version and before != env.python_version:
+        return f"run {short} ran on python {before}, which is not available; using {env.python_version}"
+    if original.tags.get(T.ENV_KEY) == env.key:
+        return f"the environment run {short} ran in ({env.key}) is gone from the cache"
+    if frozen:
+        return (
+            f"no cached environment has exactly the packages run {short} recorded "
+            "(requirements.frozen.txt); it is built once, later reruns reuse it"
+        )
+    return f"its inputs changed since run {short} ({original.tags.get(T.ENV_KEY)} -> {env.key})"
 
 
 def untracked_warning(store: Store, run: Run) -> str | None:

@@ -37,7 +37,9 @@ def resolve_tracking_uri(explicit: str | None) -> str:
     mlflow_uri = os.environ.get("MLFLOW_TRACKING_URI", "")
     if mlflow_uri.lower().startswith(("http://", "https://")):
         return mlflow_uri  # a team's MLflow server; any other MLFLOW_TRACKING_URI is the child's
-    return str(default_store_dir())
+    from mlrun_cli.config import configured
+
+    return str(configured("tracking_uri") or default_store_dir())  # a config file's, if any
 
 
 def open_store(uri: str) -> Store:

@@ -107,7 +107,9 @@ def prepare(req: SweepRequest) -> Prepared:
         _check_names(
             project, entry, {d.name for d in domains} | {k for row in rows or [] for k in row}
         )
-        manager = req.env_manager or default_manager(project)
+        from mlrun_cli.config import configured
+
+        manager = req.env_manager or configured("env_manager") or default_manager(project)
         get_manager(manager)
         resolved, commands = [], []
         for trial in sweep.trials:

@@ -151,7 +151,7 @@ def _put_back(
     """
     for run in store.load_runs(store.tagged(tags.SWEEP_ID, sweep_id)):
         if run.status in statuses and (ended_before is None or (run.end_time or 0) < ended_before):
-            store.set_status(run.run_id, SCHEDULED)
+            store.requeue(run.run_id)
 
 
 def _refuse_active(store: RunIndex, sweep_id: str, backend: str) -> None:

@@ -7,12 +7,14 @@ holds a lease (the pid, host and start time of the process running it): a trial 
 is gone is LOST (recorded KILLED with `mlrun.lost`) and runs again on resume.
 
 What the scheduler sees is told to a `TrialObserver` (the CLI's live table on a terminal);
-the scheduler itself shows nothing but the default one line per ended trial.
+the scheduler itself shows nothing: the default observer says one line when the sweep starts
+(its id, so it can be resumed however it ends) and one per ended trial.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -23,23 +25,47 @@ from typing import Any, Protocol
 
 from mlrun_cli.backends import JobSpec
 from mlrun_cli.backends.local import LocalBackend
+from mlrun_cli.envs import BuildInterrupted
 from mlrun_cli.run.signals import Signals
-from mlrun_cli.store.base import FAILED, RUNNING, SCHEDULED, Run, RunIndex
-from mlrun_cli.sweeps.summary import finish_sweep, report_trial
+from mlrun_cli.store.base import FAILED, FINISHED, KILLED, RUNNING, SCHEDULED, Run, RunIndex
+from mlrun_cli.sweeps.summary import (
+    finish_sweep,
+    report_start,
+    report_trial,
+    report_trial_start,
+    trial_counts,
+)
 from mlrun_cli.sweeps.tpe import TpeSampler
 
 POLL_S = 0.02  # between two looks at the trial processes: a trial's end is seen at once
 
 
 class TrialObserver(Protocol):
-    """Told what a local sweep does, to show it; `mlrun sweep` gives a live table on a terminal."""
+    """Told what a local sweep does, to show it; `mlrun sweep` gives a live table on a terminal.
 
-    def begin(self, spec: Mapping[str, Any], total: int) -> None:
-        """The environment is ready and trials start: `total` is the sweep's trial count."""
+    An observer whose `captures_output` is true is given the trials' output (`trial_output`,
+    one line at a time) when one trial runs at a time, to print it where it chooses.
+    """
+
+    captures_output: bool
+
+    def begin(
+        self, sweep_id: str, spec: Mapping[str, Any], total: int, done: int, logged: bool
+    ) -> None:
+        """The sweep starts (before its environment is built): `total` trials, `done` ended;
+        `logged`: the trials' output goes to their logs only (several run at once)."""
+        ...
+
+    def trial_started(self, run: Run) -> None:
+        """Trial `run` was claimed and its process started."""
+        ...
+
+    def trial_output(self, line: bytes) -> None:
+        """One line (with its newline, if it had one) of the running trial's output."""
         ...
 
     def trial_ended(self, run: Run, done: int) -> None:
-        """Trial `run` ended (as recorded); `done` trials have ended since `begin`."""
+        """Trial `run` ended (as recorded); `done` of the sweep's trials have ended."""
         ...
 
     def end(self) -> None:
@@ -48,14 +74,25 @@ class TrialObserver(Protocol):
 
 
 class TrialLines:
-    """The default observer: one line per ended trial (`report_trial`), fit for pipes and logs."""
+    """The default observer: a line when the sweep starts, one per ended trial; for pipes, logs."""
+
+    captures_output = False
 
     def __init__(self) -> None:
         self.spec: Mapping[str, Any] = {}
         self.total = 0
 
-    def begin(self, spec: Mapping[str, Any], total: int) -> None:
+    def begin(
+        self, sweep_id: str, spec: Mapping[str, Any], total: int, done: int, logged: bool
+    ) -> None:
         self.spec, self.total = spec, total
+        report_start(sweep_id, total, done, logged)
+
+    def trial_started(self, run: Run) -> None:
+        report_trial_start(run, self.spec)
+
+    def trial_output(self, line: bytes) -> None:
+        pass
 
     def trial_ended(self, run: Run, done: int) -> None:
         report_trial(run, self.spec, done, self.total)
@@ -111,9 +148,12 @@ class _LocalScheduler:
         self.max_jobs = jobs
         self.observer = observer
         # With --json the summary owns stdout and the trials' output goes to stderr; with several
-        # trials at once their output stays in each run's log rather than interleaving.
+        # trials at once their output stays in each run's log rather than interleaving. One
+        # trial at a time under an observer that shows output: a pipe read here, so the output
+        # is printed above a live table instead of under its redraws.
+        self.output = _OutputPipe() if observer.captures_output and jobs == 1 else None
         out: Any = sys.stderr if as_json else (subprocess.DEVNULL if jobs > 1 else None)
-        self.backend = LocalBackend(stdout=out)
+        self.backend = LocalBackend(stdout=self.output.write_fd if self.output else out)
         self.jobs: dict[str, str] = {}  # trial run id -> job id
         self.host = os.uname().nodename
         # INT and TERM only, as this runner always caught: HUP keeps its default action.
@@ -136,19 +176,43 @@ class _LocalScheduler:
             self.store.adopt_run(
                 self.sweep_id, os.getpid(), self.host, parent.start_time or 0, parent.command or ""
             )
-            self._prepare_env()
+            self.done = self._ended()
+            total = int(self.spec["count"])
+            logged = self.backend.stdout is subprocess.DEVNULL
+            self.observer.begin(self.sweep_id, self.spec, total, self.done, logged)
+            try:
+                self._prepare_env()
+            except BuildInterrupted:
+                # Ctrl-C while the environment was built: the sweep ends KILLED, resumable.
+                return finish_sweep(self.store, self.sweep_id, self.signals.received or 2)
             if self.spec["method"] == "tpe":
                 self.tpe = TpeSampler(self.store, self.sweep_id, self.spec)
-            self.observer.begin(self.spec, int(self.spec["count"]))
             limit = 1 if fail_fast else max_failures
-            while True:
-                self._start_trials(statuses)
-                if not self.jobs:
-                    break
-                time.sleep(POLL_S)
-                self._collect(limit)
-            self.observer.end()
+            try:
+                while True:
+                    self._start_trials(statuses)
+                    if not self.jobs:
+                        break
+                    self._wait()
+                    self._collect(limit)
+            finally:
+                if self.output is not None:
+                    self.output.close()
+                self.observer.end()
             return finish_sweep(self.store, self.sweep_id, self.signals.received)
+
+    def _ended(self) -> int:
+        """How many of the sweep's trials have ended (earlier ones too, on a resume)."""
+        counts = trial_counts(self.store, self.sweep_id)
+        return sum(counts.get(s, 0) for s in (FINISHED, FAILED, KILLED))
+
+    def _wait(self) -> None:
+        """Until a trial may have ended: POLL_S, or less when the trials' output arrives."""
+        if self.output is None:
+            time.sleep(POLL_S)
+            return
+        for line in self.output.read(POLL_S):
+            self.observer.trial_output(line)
 
     def _prepare_env(self) -> None:
         """The environment is resolved and built once, before fanning out."""
@@ -193,6 +257,7 @@ class _LocalScheduler:
                     script=self.store.run_dir(rid),
                 )
             ).job_id
+            self.observer.trial_started(self.store.get_run(rid))
 
     def _collect(self, max_failures: int | None) -> None:
         """Take in the trials whose process ended; none is started after `max_failures`."""
@@ -209,7 +274,10 @@ class _LocalScheduler:
                 self.store.log_batch(rid, tags=lost_tags("trial process exited early"))
                 self.store.set_terminated(rid, LOST_STATUS, int(time.time() * 1000), returncode)
                 run = self.store.get_run(rid)
-            self.done += 1
+            if self.output is not None:  # what the trial wrote last, before its end is shown
+                for line in self.output.read(0, flush=True):
+                    self.observer.trial_output(line)
+            self.done = self._ended()
             if self.tpe is not None:
                 self.tpe.tell(run)
             if run.status == FAILED:
@@ -217,3 +285,34 @@ class _LocalScheduler:
                 if max_failures is not None and self.failures >= max_failures:
                     self.stopping = True
             self.observer.trial_ended(run, self.done)
+
+
+class _OutputPipe:
+    """The trials' stdout and stderr, as one pipe this process reads line by line."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        self.pending = b""
+
+    def read(self, timeout: float, *, flush: bool = False) -> list[bytes]:
+        """The whole lines that arrived within `timeout` (and, with `flush`, the rest)."""
+        ready, _, _ = select.select([self.read_fd], [], [], timeout)
+        for _ in range(16) if ready else ():  # a bounded drain: a chatty trial cannot stall us
+            try:
+                data = os.read(self.read_fd, 65536)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            self.pending += data
+        *lines, self.pending = self.pending.split(b"\n")
+        out = [line + b"\n" for line in lines]
+        if flush and self.pending:
+            out.append(self.pending)
+            self.pending = b""
+        return out
+
+    def close(self) -> None:
+        os.close(self.write_fd)
+        os.close(self.read_fd)

@@ -34,6 +34,7 @@ def start(req: SweepRequest, observer: TrialObserver | None = None) -> dict[str,
         from mlrun_cli.backends import configure
 
         tgt = configure(req.backend, req.backend_config)
+        tgt.check_store(server=False)  # a submitted sweep records into the embedded store
         if req.method == "tpe":
             raise ParameterError(
                 "--method tpe asks for each trial after the previous ones ended, so it runs "
@@ -102,12 +103,14 @@ def _sweep_tags(req: SweepRequest, prep: Prepared, name: str) -> dict[str, str]:
 
 def record_sweep(store: RunIndex, req: SweepRequest, prep: Prepared) -> str:
     """Create the sweep run, its spec file and its SCHEDULED trials; returns the sweep's id."""
+    from mlrun_cli.config import configured
     from mlrun_cli.run.provenance import current_user
 
     experiment_id = "0"
-    if req.experiment_name:
-        exp = store.get_experiment_by_name(req.experiment_name) or store.create_experiment(
-            req.experiment_name
+    experiment_name = req.experiment_name or configured("experiment_name")
+    if experiment_name:
+        exp = store.get_experiment_by_name(experiment_name) or store.create_experiment(
+            experiment_name
         )
         experiment_id = exp.experiment_id
     user = current_user()
@@ -178,10 +181,13 @@ def link_existing(store: RunIndex, sweep_id: str, prep: Prepared) -> None:
         and (prep.spec["patch_sha"] is None) == (r.tags.get(tags.GIT_DIRTY) != "true")
     ]
     from mlrun_cli.project.params import resolve
+    from mlrun_cli.run.request import recorded_params
 
     for trial_id in store.tagged(tags.SWEEP_ID, sweep_id):
         trial = store.get_run(trial_id)
-        full = resolve(prep.entry, dict(trial.params), project_dir=prep.project.dir).all
+        given = dict(trial.params)
+        resolved = resolve(prep.entry, given, project_dir=prep.project.dir)
+        full = recorded_params(prep.entry, resolved, given, prep.project.dir)
         for cand in candidates:
             if all(cand.params.get(k) == v for k, v in full.items()):
                 store.log_batch(

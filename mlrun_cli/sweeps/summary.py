@@ -57,6 +57,25 @@ def trial_line(run: Run, spec: Mapping[str, Any], done: int, total: int) -> str:
     )
 
 
+def start_line(sweep_id: str, total: int, done: int, logged: bool = False) -> str:
+    """The line said when a sweep starts or resumes: its id first, so it can be found again;
+    and where the trials' output is when it is not shown."""
+    line = f"sweep {sweep_id[:8]}: {total} trials" + (f", {done} done" if done else "")
+    return line + ("; each trial's output is in its log (mlrun logs RUN)" if logged else "")
+
+
+def report_start(sweep_id: str, total: int, done: int, logged: bool = False) -> None:
+    """Say that a sweep starts (one line on stderr), before its environment is built."""
+    console.info(start_line(sweep_id, total, done, logged))
+
+
+def report_trial_start(run: Run, spec: Mapping[str, Any]) -> None:
+    """Say that a trial starts (one line on stderr): which one, and what it was given."""
+    varying = " ".join(f"{k}={run.params.get(k, '')}" for k in spec.get("varying") or [])
+    given = f": {varying}" if varying else ""
+    console.info(f"trial {run.tags.get(tags.SWEEP_INDEX)} started, run {run.run_id[:8]}{given}")
+
+
 def report_trial(run: Run, spec: Mapping[str, Any], done: int, total: int) -> None:
     """Say that a trial ended (one line on stderr), as a sweep without a live table does."""
     console.info(trial_line(run, spec, done, total))

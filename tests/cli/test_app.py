@@ -43,25 +43,22 @@ def assert_one_line_error(result: Result, message: str, cwd: Path) -> None:
 
 
 def test_validate_text(cli_run: Cli, project: Path) -> None:
+    # Entry point bad uses {nope}, which `mlrun run -e bad` refuses: so does validate.
     result = cli_run("validate", str(project))
-    assert result.exit_code == 0
-    assert result.stdout == (
-        f"{project / 'MLproject'}: valid\n"
-        "name: demo\n"
-        "environment: none (runs in the current environment)\n"
-        "entry point  parameter  type   default   required\n"
-        "main         alpha      float            yes\n"
-        "             n          int    3\n"
-        "             data       path   data.csv\n"
-        "             src        uri    s3://b/k\n"
-        "bad\n"
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "error: MLproject: entry point 'bad': command uses {nope}, which is not a declared "
+        "parameter (declared: none); declare it under parameters or escape the braces as {{ }}\n"
     )
 
 
 def test_validate_json(cli_run: Cli, project: Path) -> None:
     result = cli_run("validate", str(project), "--json")
+    assert result.exit_code == 2
     data = json.loads(result.stdout)
-    assert data["valid"] is True
+    assert data["schema"] == "mlrun.validate/1"
+    assert data["valid"] is False and len(data["errors"]) == 1
     assert data["environment"] == {"kind": "none", "path": None, "image": None, "implicit": False}
     assert data["entry_points"]["main"]["parameters"]["alpha"] == {
         "type": "float",
@@ -135,7 +132,7 @@ def bad_inputs(project: Path, tmp_path: Path) -> list[tuple[list[str], str]]:
         (
             ["run", str(project), "-P", "alpha=1", "--env-manager", "nope"],
             "Invalid value for '--env-manager': 'nope' is not one of 'local', 'virtualenv', "
-            "'uv', 'conda'; see 'mlrun run --help'",
+            "'uv', 'conda', 'docker'; see 'mlrun run --help'",
         ),
         (
             ["run", str(project), "--experiment-name", "a", "--experiment-id", "1"],
@@ -180,9 +177,10 @@ def test_bad_input_is_one_line_exit_2_nothing_recorded(
             "{mlp}: docker_env (line 1): 'image' is a required property; add it",
         ),
         (
-            "docker_env: {image: x}\nentry_points: {main: {command: 'true'}}\n",
+            "docker_env: {image: x, environment: [MLRUN_TEST_UNSET_VAR]}\n"
+            "entry_points: {main: {command: 'true'}}\n",
             {},
-            "{mlp}: docker_env projects are not run in docker by mlrun; pass --env-manager local to run the command in the current environment",
+            "{mlp}: docker_env.environment copies MLRUN_TEST_UNSET_VAR from the caller's environment, but it is not set; set it before running",
         ),
     ],
 )

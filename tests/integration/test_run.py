@@ -76,7 +76,7 @@ def test_run_records_params_metrics_tags_artifacts(
     assert run.exit_code == 0
     assert run.params == {
         "alpha": "0.25",
-        "data": str(project / "data.txt"),
+        "data": "data.txt",  # a default path is recorded as declared (the command gets it whole)
         "note": "hi there",
         "seen_alpha": "0.25",
     }
