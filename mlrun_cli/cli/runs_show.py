@@ -46,8 +46,14 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
     histories = {k: store.metric_history(run.run_id, k) for k in sorted(run.metrics)}
     models = index.run_models(run.run_id) if index is not None else []
     inputs = index.run_inputs(run.run_id) if index is not None else []
+    registered = store.registry().search_model_versions(f"run_id = '{run.run_id}'")
     if as_json:
-        console.json_out(_detail(run, artifacts, models, inputs, histories))
+        data = _detail(run, artifacts, models, inputs, histories)
+        data["registered_models"] = [
+            {k: v.get(k) for k in ("name", "version", "aliases", "current_stage", "source")}
+            for v in registered
+        ]
+        console.json_out(data)
         return
     console.out(f"run {run.run_id}  {run.name}")
     fields = [
@@ -86,12 +92,7 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
         console.table("tags", ["name", "value"], other_tags)
     if artifacts:
         console.table("artifacts", ["path", "size"], [(a["path"], a["size"]) for a in artifacts])
-    if models:
-        console.table(
-            "logged models",
-            ["name", "id", "status", "path"],
-            [(m["name"], m["model_id"], m["status"], m["artifact_location"]) for m in models],
-        )
+    _models_tables(models, registered)
     if inputs:
         console.table(
             "dataset inputs",
@@ -99,6 +100,25 @@ def runs_show(run_id: str, tracking_uri: str | None, as_json: bool) -> None:
             [
                 (d["name"], d["digest"], d["source_type"] or "", data_context(d["tags"]))
                 for d in inputs
+            ],
+        )
+
+
+def _models_tables(models: list[dict[str, Any]], registered: list[dict[str, Any]]) -> None:
+    """The run's logged models and the registered versions made of them."""
+    if models:
+        console.table(
+            "logged models",
+            ["name", "id", "status", "path"],
+            [(m["name"], m["model_id"], m["status"], m["artifact_location"]) for m in models],
+        )
+    if registered:
+        console.table(
+            "registered models",
+            ["name", "version", "aliases", "stage"],
+            [
+                (v["name"], v["version"], ",".join(v["aliases"]), v["current_stage"])
+                for v in registered
             ],
         )
 

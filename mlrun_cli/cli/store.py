@@ -30,10 +30,11 @@ def store() -> None:
 @tracking_option
 @json_option
 def store_repair(tracking_uri: str | None, as_json: bool) -> None:
-    """Rebuild the store's index (mlrun.db) from its run folders.
+    """Rebuild the store's index (mlrun.db) from its run folders and registry records.
 
     A missing, empty or damaged index is moved aside (never deleted) and rebuilt from every
-    run folder; a healthy one gets the runs it lacks. Running it again changes nothing.
+    run folder and every registered model's record; a healthy one gets the runs and models
+    it lacks. Running it again changes nothing.
 
     Examples:
 
@@ -66,6 +67,9 @@ def store_repair(tracking_uri: str | None, as_json: bool) -> None:
                 "ends_recorded": report.updated,
                 "experiments": report.experiments,
                 "metric_points": report.metric_points,
+                "registered_models": report.models,
+                "model_versions": report.versions,
+                "registry_records_written": report.records,
             }
         )
         return
@@ -87,6 +91,7 @@ def report_lines(report: RepairReport) -> list[str]:
     if report.partial:
         runs += f", {report.partial} from the folder only, tagged {RECOVERED}={PARTIAL}"
     runs += f"), {_n(report.metric_points, 'metric point')}"
+    models = f"{_n(report.models, 'registered model')} ({_n(report.versions, 'version')})"
     if report.damage is not None:
         lines = [f"the index {db} was not usable: {report.damage}"]
         if report.moved:
@@ -94,15 +99,20 @@ def report_lines(report: RepairReport) -> list[str]:
         lines.append(
             f"rebuilt the index from {_n(report.folders, 'run folder')}: {runs}, "
             f"{_n(report.experiments, 'experiment')}"
+            + (f", {models} from their records" if report.models else "")
         )
         return lines
     if report.folders == 0 and not db.exists():
         return [f"no index and no run folders in {report.root}; nothing to repair"]
-    if not recovered and not report.updated:
+    if not recovered and not report.updated and not report.models and not report.records:
         return [f"the index {db} is healthy and holds every run folder; nothing to do"]
     lines = [f"the index {db} is healthy"]
     if recovered:
         lines.append(f"added the {runs} it lacked, {_n(report.experiments, 'experiment')} added")
     if report.updated:
         lines.append(f"recorded the end of {_n(report.updated, 'run')} from the run folders")
+    if report.models:
+        lines.append(f"added the {models} it lacked from their records")
+    if report.records:
+        lines.append(f"wrote the records of {_n(report.records, 'registered model')}")
     return lines

@@ -11,7 +11,7 @@ from mlrun_cli.values import field, valueclass
 
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:
-    from typing import Protocol
+    from typing import Any, Protocol
 else:
     Protocol = object  # the protocols below are for type checkers only
 
@@ -87,6 +87,15 @@ class NewRun:
 
 class ParamConflict(TrackingError):
     """A param was logged again with another value (MLflow's INVALID_PARAMETER_VALUE)."""
+
+
+class RegistryError(TrackingError):
+    """A registry request refused, with MLflow's error code (RESOURCE_DOES_NOT_EXIST,
+    RESOURCE_ALREADY_EXISTS, INVALID_PARAMETER_VALUE)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Store(Protocol):
@@ -166,6 +175,10 @@ class Store(Protocol):
         """An MLflow server's own operations, or None for the embedded store."""
         ...
 
+    def registry(self) -> Registry:
+        """The store's model registry (the embedded one, or the server's)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -214,6 +227,8 @@ class RunIndex(Store, Protocol):
 
     def release(self, run_id: str) -> None: ...
 
+    def requeue(self, run_id: str) -> None: ...
+
     def running_here(self, host: str) -> list[tuple[str, int | None, int | None]]: ...
 
     def run_owner(self, run_id: str) -> tuple[int | None, str | None]: ...
@@ -221,6 +236,38 @@ class RunIndex(Store, Protocol):
     def run_models(self, run_id: str) -> list[dict[str, object]]: ...
 
     def run_inputs(self, run_id: str) -> list[dict[str, object]]: ...
+
+    def run_table(
+        self,
+        experiment_ids: Sequence[str],
+        alternatives: Sequence[str] = ...,
+        include_deleted: bool = ...,
+        run_ids: Sequence[str] | None = ...,
+    ) -> dict[str, object]:
+        """Every run of the experiments matching any filter in `alternatives`, as columns."""
+        ...
+
+    def metric_buckets(
+        self,
+        run_id: str,
+        key: str,
+        buckets: int,
+        lo: float | None = ...,
+        hi: float | None = ...,
+        axis: str = ...,
+    ) -> dict[str, object]:
+        """A metric's history in a range, downsampled per bucket keeping min and max."""
+        ...
+
+    def metric_summary(
+        self, experiment_ids: Sequence[str], key: str, agg: str, step: int | None = ...
+    ) -> dict[str, float | None]:
+        """A metric of every run of the experiments: last, min, max, or at a step."""
+        ...
+
+    def changed_since(self, cursor: int, since: int) -> tuple[int, int, list[str]]:
+        """Runs that may have changed since a poll's cursor, and the next cursor."""
+        ...
 
 
 class ServerStore(Store, Protocol):
@@ -238,6 +285,86 @@ class ServerStore(Store, Protocol):
 
     def sync(self) -> list[str]:
         """Send writes spooled while the server was unreachable; returns what was sent."""
+        ...
+
+
+class Registry(Protocol):
+    """A model registry: registered models and their numbered versions, aliases, tags,
+    descriptions and stages. Values are dictionaries in MLflow's JSON shapes
+    (``RegisteredModel``, ``ModelVersion``); refusals raise `RegistryError`."""
+
+    def create_registered_model(
+        self, name: str, tags: Mapping[str, str] | None = ..., description: str | None = ...
+    ) -> dict[str, Any]: ...
+
+    def get_registered_model(self, name: str) -> dict[str, Any]: ...
+
+    def search_registered_models(
+        self, filter_string: str | None = ..., max_results: int = ..., offset: int = ...
+    ) -> list[dict[str, Any]]: ...
+
+    def rename_registered_model(self, name: str, new_name: str) -> dict[str, Any]: ...
+
+    def update_registered_model(self, name: str, description: str) -> dict[str, Any]: ...
+
+    def delete_registered_model(self, name: str) -> None: ...
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None: ...
+
+    def set_alias(self, name: str, alias: str, version: str) -> None: ...
+
+    def delete_alias(self, name: str, alias: str) -> None: ...
+
+    def get_version_by_alias(self, name: str, alias: str) -> dict[str, Any]: ...
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = ...,
+        model_id: str | None = ...,
+        tags: Mapping[str, str] | None = ...,
+        description: str | None = ...,
+        run_link: str | None = ...,
+        user_id: str | None = ...,
+    ) -> dict[str, Any]: ...
+
+    def get_model_version(self, name: str, version: str) -> dict[str, Any]: ...
+
+    def update_model_version(self, name: str, version: str, description: str) -> dict[str, Any]: ...
+
+    def transition_stage(
+        self, name: str, version: str, stage: str, archive_existing: bool = ...
+    ) -> dict[str, Any]: ...
+
+    def delete_model_version(self, name: str, version: str) -> None: ...
+
+    def search_model_versions(
+        self, filter_string: str | None = ..., max_results: int = ..., offset: int = ...
+    ) -> list[dict[str, Any]]: ...
+
+    def latest_versions(self, name: str, stages: Sequence[str] = ...) -> list[dict[str, Any]]: ...
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
+
+    def delete_model_version_tag(self, name: str, version: str, key: str) -> None: ...
+
+    def download_uri(self, name: str, version: str) -> str:
+        """Where the version's files are (a file:// URI on the embedded store)."""
+        ...
+
+    def logged_model_uri(self, model_id: str) -> str:
+        """Where a logged model's files are."""
+        ...
+
+    def run_model_uri(self, run_id: str, path: str) -> str:
+        """Where ``runs:/<run>/<path>`` is: the run's logged model of that name, or its files."""
+        ...
+
+    def fetch(self, uri: str, dest: Path) -> Path:
+        """A local folder holding the files at `uri` (downloaded into `dest` if remote)."""
         ...
 
 

@@ -146,6 +146,9 @@ def test_a_store_elsewhere_is_named_in_the_hint_and_repaired_with_json(
         "ends_recorded": 0,
         "experiments": 1,
         "metric_points": 0,
+        "registered_models": 0,
+        "model_versions": 0,
+        "registry_records_written": 0,
     }
     listed = json.loads(mlrun("runs", "list", "--tracking-uri", str(store), "--json").stdout)
     assert sorted(r["name"] for r in listed["runs"]) == ["r0", "r1"]

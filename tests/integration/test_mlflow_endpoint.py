@@ -354,7 +354,7 @@ def test_token_ownership_and_registry(project: Path, run_with: Any, skinny_venv:
     assert proc.returncode == 0, proc.stderr
     assert "WRONG (401, 'UNAUTHENTICATED')" in proc.stdout
     assert "OTHER (403, 'PERMISSION_DENIED')" in proc.stdout
-    assert "REGISTRY (501, 'NOT_IMPLEMENTED')" in proc.stdout
+    assert "REGISTRY 200" in proc.stdout
     assert "OWN 200" in proc.stdout
     assert "x" not in show(other)["metrics"]
 

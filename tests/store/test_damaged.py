@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -433,3 +434,143 @@ def test_an_end_the_damaged_index_refuses_is_kept_in_the_run_folder(tmp_path: Pa
         SqliteStore(store).set_terminated(rid, "FAILED", 5000, 7)
     record = json.loads((store / "runs" / rid / "run.json").read_text())
     assert (record["status"], record["end_time"], record["exit_code"]) == ("FAILED", 5000, 7)
+
+
+def _models(mlrun: Mlrun) -> dict[str, object]:
+    """Every registered model and every version of it, as `mlrun models` shows them."""
+    listed = json.loads(mlrun("models", "list", "--json").stdout)["models"]
+    shown = {}
+    for m in listed:
+        proc = mlrun("models", "show", m["name"], "--json")
+        assert proc.returncode == 0, proc.stderr
+        shown[m["name"]] = json.loads(proc.stdout)
+    return {"list": listed, "show": shown}
+
+
+def test_repair_rebuilds_the_registry_from_its_records(
+    mlrun: Mlrun, project: Path, isolated: Path
+) -> None:
+    (run_id,) = make_runs(mlrun, project, 1)
+    store = isolated / ".mlrun"
+    (store / "runs" / run_id / "artifacts" / "model").mkdir(parents=True)
+    (store / "runs" / run_id / "artifacts" / "model" / "MLmodel").write_text("flavors: {}\n")
+    folder = isolated / "folder-model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    for uri, name in [
+        (f"runs:/{run_id[:8]}/model", "iris"),
+        (str(folder), "iris"),
+        (str(folder), "iris"),
+        (str(folder), "team/é clf"),
+    ]:
+        proc = mlrun("models", "register", uri, name)
+        assert proc.returncode == 0, proc.stderr
+    for argv in (("alias", "iris", "champion", "3"), ("alias", "iris", "old", "1")):
+        assert mlrun("models", *argv).returncode == 0
+    assert mlrun("models", "delete", "iris", "--version", "2").returncode == 0
+    reg = SqliteStore(store).registry()
+    reg.set_registered_model_tag("iris", "team", "flowers")
+    reg.update_registered_model("iris", "the iris classifier")
+    reg.set_model_version_tag("iris", "3", "validated", "yes")
+    reg.transition_stage("iris", "3", "Production")
+    reg.transition_stage("iris", "1", "Archived")
+    before = _models(mlrun)
+    assert sorted(before["show"]) == ["iris", "team/é clf"]
+    truncate(store / "mlrun.db")
+    assert mlrun("models", "list").returncode == 2
+
+    proc = mlrun("store", "repair")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == (
+        "rebuilt the index from 1 run folder: 1 run (1 in full), 3 metric points, "
+        "1 experiment, 2 registered models (3 versions) from their records"
+    )
+    assert _models(mlrun) == before  # versions, stages, aliases, tags, sources, times
+    # The next number is the one the damaged index would have given: 2 is never reused.
+    again = mlrun("models", "register", str(folder), "iris", "--json")
+    assert json.loads(again.stdout)["model_version"]["version"] == "4"
+    proc = mlrun("store", "repair")
+    assert proc.stdout == (
+        f"the index {store / 'mlrun.db'} is healthy and holds every run folder; nothing to do\n"
+    )
+
+
+def test_an_index_lost_beside_registry_records_alone_is_rebuilt_from_them(
+    tmp_path: Path,
+) -> None:
+    from mlrun_cli.store.sqlite.damage import IndexGone
+    from mlrun_cli.store.sqlite.repair import repair_store
+
+    store = tmp_path / "s"
+    reg = SqliteStore(store).registry()
+    reg.create_registered_model("only", {"k": "v"})
+    reg.create_model_version("only", "/models/a")
+    reg.set_alias("only", "best", "1")
+    before = reg.get_registered_model("only")
+    for p in store.glob("mlrun.db*"):
+        p.unlink()
+    with pytest.raises(IndexGone) as exc:
+        SqliteStore(store).search_registered_models()
+    assert str(exc.value) == (
+        f"the store's index {store / 'mlrun.db'} is missing, but the record of 1 registered "
+        f"model in {store / 'registry'} remains: run 'mlrun store repair --tracking-uri "
+        f"{store}' to rebuild the index from it so that no registered model is lost"
+    )
+    report = repair_store(store)
+    assert (report.damage, report.folders, report.models, report.versions) == (
+        "it is missing",
+        0,
+        1,
+        1,
+    )
+    assert SqliteStore(store).get_registered_model("only") == before
+
+
+def test_repair_of_a_healthy_index_adds_the_models_it_lacks_and_writes_missing_records(
+    tmp_path: Path,
+) -> None:
+    from mlrun_cli.store.sqlite.registry_record import record_path
+    from mlrun_cli.store.sqlite.repair import repair_store
+
+    store = tmp_path / "s"
+    reg = SqliteStore(store).registry()
+    for name in ("a", "b"):
+        reg.create_registered_model(name)
+        reg.create_model_version(name, f"/models/{name}")
+    before = reg.search_model_versions()
+    conn = sqlite3.connect(store / "mlrun.db", isolation_level=None)
+    for table in ("registered_models", "model_versions"):
+        conn.execute(f"DELETE FROM {table} WHERE name = 'a'")  # rows lost, its record kept
+    conn.close()
+    record_path(store, "b").unlink()  # a record lost, its rows kept
+    report = repair_store(store)
+    assert (report.damage, report.models, report.versions, report.records) == (None, 1, 1, 1)
+    assert SqliteStore(store).search_model_versions() == before
+    assert record_path(store, "b").is_file()
+    report = repair_store(store)
+    assert (report.models, report.records) == (0, 0)
+
+
+def test_a_damaged_index_of_schema_2_says_its_models_cannot_be_rebuilt(tmp_path: Path) -> None:
+    from mlrun_cli.store.sqlite.repair import repair_store
+
+    store = tmp_path / "s"
+    writer = SqliteStore(store)
+    writer.create_run(NewRun("f" * 32, "0", "r", "ann", "cmd", {}, {}, 1000))
+    for i in range(40):  # enough pages that half the file is a damaged one
+        writer.create_registered_model(f"m{i}", description="x" * 500)
+    writer.close()
+    shutil.rmtree(store / "registry")  # as a store of schema 2 is: no records
+    conn = sqlite3.connect(store / "mlrun.db")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    truncate(store / "mlrun.db")
+    report = repair_store(store)
+    assert report.damage is not None and report.models == 0
+    assert report.problems[-1] == (
+        "the damaged index was written before registered models were kept in registry/ beside "
+        "it (schema 2): its registered models cannot be rebuilt from the store's folders; they "
+        f"remain only in {report.moved[0].name}"
+    )
+    assert SqliteStore(store).get_run("f" * 32).name == "r"

@@ -184,7 +184,93 @@ def test_logged_models_and_experiments(endpoint: Endpoint) -> None:
     status, err = call(endpoint, "POST", "experiments/create", {"name": "exp"})
     assert (status, err["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
     status, err = call(endpoint, "GET", "registered-models/get?name=x")
-    assert (status, err["error_code"]) == (501, "NOT_IMPLEMENTED")
+    assert (status, err["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_registry_routes_and_their_token_rules(endpoint: Endpoint, tmp_path: Path) -> None:
+    run = "a" * 32
+    status, data = call(endpoint, "POST", "registered-models/create", {"name": "iris"})
+    assert (status, data["registered_model"]["name"]) == (200, "iris")
+    status, err = call(endpoint, "POST", "registered-models/create", {"name": "iris"})
+    assert (status, err["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
+    body = {"name": "iris", "source": f"runs:/{run}/model", "run_id": run}
+    status, data = call(endpoint, "POST", "model-versions/create", body)
+    assert (status, data["model_version"]["version"], data["model_version"]["status"]) == (
+        200,
+        "1",
+        "READY",
+    )
+    assert (
+        call(
+            endpoint,
+            "POST",
+            "registered-models/alias",
+            {"name": "iris", "alias": "champion", "version": "1"},
+        )[0]
+        == 200
+    )
+    status, data = call(endpoint, "GET", "registered-models/alias?name=iris&alias=champion")
+    assert data["model_version"]["aliases"] == ["champion"]
+    status, data = call(endpoint, "GET", "model-versions/get-download-uri?name=iris&version=1")
+    assert data["artifact_uri"].startswith("file:///") and data["artifact_uri"].endswith("/model")
+    status, data = call(endpoint, "GET", "registered-models/search?filter=name%20LIKE%20'ir%25'")
+    assert [m["name"] for m in data["registered_models"]] == ["iris"]
+    status, data = call(
+        endpoint,
+        "POST",
+        "model-versions/transition-stage",
+        {"name": "iris", "version": "1", "stage": "Staging", "archive_existing_versions": False},
+    )
+    assert data["model_version"]["current_stage"] == "Staging"
+    status, data = call(
+        endpoint,
+        "POST",
+        "registered-models/get-latest-versions",
+        {"name": "iris", "stages": ["Staging"]},
+    )
+    assert [v["version"] for v in data["model_versions"]] == ["1"]
+    status, err = call(endpoint, "GET", "model-versions/get?name=iris&version=x")
+    assert (status, err["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    status, err = call(endpoint, "GET", "model-versions/get?name=iris&version=7")
+    assert (status, err["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert call(endpoint, "GET", "server-info")[0] == 200
+    # Another run's model, registered outside this endpoint: readable and open to curation
+    # (a promotion script moves an alias), never renamed or deleted from here.
+    other = SqliteStore(tmp_path / "s")
+    other.create_registered_model("theirs")
+    other.create_model_version("theirs", "/x", run_id="b" * 32)
+    assert call(endpoint, "GET", "model-versions/get?name=theirs&version=1")[0] == 200
+    for method, path, req in (
+        ("POST", "registered-models/alias", {"name": "theirs", "alias": "a", "version": "1"}),
+        (
+            "POST",
+            "model-versions/set-tag",
+            {"name": "theirs", "version": "1", "key": "k", "value": "v"},
+        ),
+        (
+            "POST",
+            "model-versions/transition-stage",
+            {"name": "theirs", "version": "1", "stage": "Production"},
+        ),
+        ("PATCH", "registered-models/update", {"name": "theirs", "description": "d"}),
+        ("DELETE", "registered-models/alias", {"name": "theirs", "alias": "a"}),
+    ):
+        assert call(endpoint, method, path, req)[0] == 200, path
+    mv = other.get_model_version("theirs", "1")
+    assert (mv["current_stage"], mv["tags"]) == ("Production", [{"key": "k", "value": "v"}])
+    for method, path, req in (
+        ("POST", "registered-models/rename", {"name": "theirs", "new_name": "mine"}),
+        ("DELETE", "model-versions/delete", {"name": "theirs", "version": "1"}),
+        ("DELETE", "registered-models/delete", {"name": "theirs"}),
+        ("POST", "model-versions/create", {"name": "theirs", "source": "runs:/" + "b" * 32 + "/m"}),
+    ):
+        status, err = call(endpoint, method, path, req)
+        assert (status, err["error_code"]) == (403, "PERMISSION_DENIED"), path
+    assert (
+        call(endpoint, "DELETE", "model-versions/delete", {"name": "iris", "version": "1"})[0]
+        == 200
+    )
+    assert call(endpoint, "DELETE", "registered-models/delete", {"name": "iris"})[0] == 200
 
 
 def test_scratch_exports_what_the_command_logs(tmp_path: Path) -> None:

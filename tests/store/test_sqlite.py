@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -185,8 +186,20 @@ def test_tagged_and_claims(tmp_path: Path) -> None:
     assert store.run_owner("e1") == (None, "h2")
     store.mark_started("e2", "node-1", 60)
     assert store.claim_trial("sw", ["SCHEDULED"], 14, "h") is None
-    assert store.running_here("h") == [("e0", 11, 1)]  # e1 moved to h2, e2 runs on node-1
+    # e1 moved to h2, e2 runs on node-1; a claimed trial starts now, not when it was created
+    [(run_id, pid, started)] = store.running_here("h")
+    assert (run_id, pid) == ("e0", 11) and abs(started - time.time() * 1000) < 60_000
     assert store.run_owner("nope") == (None, None)
+
+
+def test_requeue_forgets_the_last_attempt(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s")
+    store.create_run(NewRun("a" * 32, "0", "t0", "u", "c", {}, {}, 5, status="RUNNING"))
+    store.set_terminated("a" * 32, "FAILED", 99, 1)
+    store.requeue("a" * 32)
+    run = store.get_run("a" * 32)
+    assert (run.status, run.end_time, run.exit_code) == ("SCHEDULED", None, None)
+    assert store.run_owner("a" * 32) == (None, None)
 
 
 def test_ensure_experiment_keeps_the_id(tmp_path: Path) -> None:

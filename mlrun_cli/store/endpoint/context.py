@@ -30,6 +30,8 @@ class ServedRun:
         self.owned = {run_id}  # runs this endpoint may write: ours and the nested ones
         self.models: set[str] = set()  # logged models created through this endpoint
         self.child_status: str | None = None  # a terminal status the child set on our run
+        self.registered: set[str] = set()  # registered models created through this endpoint
+        self.versions: set[tuple[str, str]] = set()  # model versions created through it
 
     def run_arg(self, args: dict[str, Any]) -> str:
         """The run a request names (``run_id``, or ``run_uuid`` of older clients)."""
@@ -62,6 +64,32 @@ class ServedRun:
                 "and the runs it created",
             )
         return model
+
+    def writable_registered(self, name: str) -> str:
+        """A registered model this endpoint may change: one it created."""
+        if name not in self.registered:
+            raise RestError(
+                "PERMISSION_DENIED",
+                f"this endpoint only changes the registered models run {self.run_id} created; "
+                "use 'mlrun models' for others",
+            )
+        return name
+
+    def existing_version(self, name: str, version: str) -> str:
+        """The number of a model version that exists (its metadata is open to the token)."""
+        return str(self.store.get_model_version(name, version)["version"])
+
+    def writable_version(self, name: str, version: str) -> str:
+        """A model version this endpoint may change: one it created, or one registered from
+        a run it may write to."""
+        mv = self.store.get_model_version(name, version)
+        if (name, mv["version"]) not in self.versions and mv.get("run_id") not in self.owned:
+            raise RestError(
+                "PERMISSION_DENIED",
+                f"this endpoint only changes the model versions of run {self.run_id} and the "
+                "runs it created; use 'mlrun models' for others",
+            )
+        return str(mv["version"])
 
     def run_json(self, run_id: str) -> dict[str, Any]:
         run = self.store.get_run(run_id)

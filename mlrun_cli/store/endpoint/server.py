@@ -26,8 +26,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mlrun_cli.errors import MlrunError
-from mlrun_cli.store.base import ParamConflict
-from mlrun_cli.store.endpoint import models, runs, wire
+from mlrun_cli.store.base import ParamConflict, RegistryError
+from mlrun_cli.store.endpoint import models, registry, runs, wire
 from mlrun_cli.store.endpoint.context import ServedRun
 from mlrun_cli.store.endpoint.gate import Gate
 from mlrun_cli.store.endpoint.wire import Head, HttpError, Reader
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from mlrun_cli.store.endpoint.context import Handler, Routes
 
 # Every route the endpoint serves, by handler module (paths under the API prefixes below).
-ROUTES: Routes = {**runs.ROUTES, **models.ROUTES}
+ROUTES: Routes = {**runs.ROUTES, **models.ROUTES, **registry.ROUTES}
 API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/", "/api/3.0/mlflow/")
 MAX_BODY = wire.MAX_BODY
 
@@ -229,6 +229,11 @@ class Endpoint(ServedRun):
                 return 200, handler(self, path, args) or {}
         except RestError as exc:
             return exc.status, exc.payload()
+        except RegistryError as exc:
+            return RestError(exc.code, str(exc)).status, {
+                "error_code": exc.code,
+                "message": str(exc),
+            }
         except ParamConflict as exc:
             return 400, {
                 "error_code": "INVALID_PARAMETER_VALUE",
@@ -264,15 +269,6 @@ def _find(method: str, path: str) -> tuple[Handler | None, str | None]:
 
 
 def _not_served(method: str, path: str) -> tuple[int, Any]:
-    if "registered-models" in path or "model-versions" in path:
-        return 501, {
-            "error_code": "NOT_IMPLEMENTED",
-            "message": (
-                "registering a model needs an MLflow tracking server; mlrun's embedded store "
-                "has no model registry. Run with --tracking-uri http://<your mlflow server> "
-                "to use one."
-            ),
-        }
     return 404, {
         "error_code": "ENDPOINT_NOT_FOUND",
         "message": f"mlrun's loopback MLflow endpoint does not serve {method} {path}",

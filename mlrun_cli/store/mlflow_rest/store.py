@@ -34,6 +34,7 @@ from mlrun_cli.store.mlflow_rest.client import (
 
 if TYPE_CHECKING:
     from mlrun_cli.store.base import ServerStore, Store
+    from mlrun_cli.store.mlflow_rest.registry import RestRegistry
 
 PENDING = "pending.jsonl"  # a run's spooled writes, one JSON object a line
 
@@ -53,6 +54,11 @@ class MlflowRestStore:
 
     def server(self) -> MlflowRestStore:
         return self
+
+    def registry(self) -> RestRegistry:
+        from mlrun_cli.store.mlflow_rest.registry import RestRegistry
+
+        return RestRegistry(self.client)
 
     def close(self) -> None:
         pass

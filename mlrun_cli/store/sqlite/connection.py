@@ -22,10 +22,60 @@ from pathlib import Path
 
 from mlrun_cli.errors import TrackingError
 from mlrun_cli.store.base import DEFAULT_EXPERIMENT_ID, DEFAULT_EXPERIMENT_NAME
-from mlrun_cli.store.sqlite.damage import GuardedConnection, check_not_gone, run_folders
+from mlrun_cli.store.sqlite.damage import (
+    GuardedConnection,
+    check_not_gone,
+    registry_records,
+    run_folders,
+)
 
-SCHEMA_VERSION = 1
-SCHEMA = """
+# 1: runs, metrics, logged models; 2: the model registry (registered models, their versions,
+# aliases and tags); 3: each registered model also kept in a record file beside the index
+# (`registry_record`), the same tables. A store of an earlier schema is upgraded by its first
+# write (every table is created IF NOT EXISTS, so the upgrade is the creation of the missing
+# ones, and from 2 the writing of every model's record); read-only, it is read as it is, with
+# the tables it lacks empty.
+SCHEMA_VERSION = 3
+REGISTRY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS registered_models (
+    name TEXT PRIMARY KEY,
+    creation_time INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    user_id TEXT NOT NULL DEFAULT '',
+    next_version INTEGER NOT NULL DEFAULT 1  -- numbers of deleted versions are never reused
+);
+CREATE TABLE IF NOT EXISTS registered_model_tags (
+    name TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS model_versions (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    creation_time INTEGER NOT NULL,
+    last_updated INTEGER NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    user_id TEXT NOT NULL DEFAULT '',
+    current_stage TEXT NOT NULL DEFAULT 'None',
+    source TEXT NOT NULL,
+    run_id TEXT,
+    model_id TEXT,
+    run_link TEXT,
+    storage_location TEXT,
+    PRIMARY KEY (name, version)
+);
+CREATE INDEX IF NOT EXISTS model_versions_by_run ON model_versions (run_id);
+CREATE TABLE IF NOT EXISTS model_version_tags (
+    name TEXT NOT NULL, version INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    PRIMARY KEY (name, version, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS registered_model_aliases (
+    name TEXT NOT NULL, alias TEXT NOT NULL, version INTEGER NOT NULL,
+    PRIMARY KEY (name, alias)
+) WITHOUT ROWID;
+"""
+SCHEMA = (
+    REGISTRY_SCHEMA
+    + """
 CREATE TABLE IF NOT EXISTS experiments (
     experiment_id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -100,6 +150,7 @@ CREATE TABLE IF NOT EXISTS run_outputs (
     PRIMARY KEY (run_id, model_id)
 ) WITHOUT ROWID;
 """
+)
 
 
 def now_ms() -> int:
@@ -149,6 +200,9 @@ def connect(root: Path, db_path: Path, *, create: bool = True) -> sqlite3.Connec
         conn.execute("PRAGMA case_sensitive_like = ON")  # LIKE as in MLflow; ILIKE lowers both
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version != SCHEMA_VERSION:
+            if not create and 0 < version < SCHEMA_VERSION:
+                read_older(conn)
+                return conn
             if not create and version < SCHEMA_VERSION:
                 conn.close()
                 return None
@@ -172,6 +226,17 @@ def stand_in() -> sqlite3.Connection:
     return conn
 
 
+def read_older(conn: sqlite3.Connection) -> None:
+    """Let a read-only connection to a store of an earlier schema read it unchanged: the
+    tables that schema lacks are stand-ins in the connection's own temporary database, where
+    SQLite looks first (the store's file is not touched). The tables it has are read."""
+    have = {n for (n,) in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")}
+    for statement in REGISTRY_SCHEMA.split(";"):
+        words = statement.split()
+        if words[:2] == ["CREATE", "TABLE"] and words[5] not in have:
+            conn.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+
+
 def create_tables(conn: sqlite3.Connection) -> None:
     """The tables of SCHEMA_VERSION and the default experiment (in the caller's transaction)."""
     for statement in SCHEMA.split(";"):
@@ -190,8 +255,10 @@ def create_schema(conn: sqlite3.Connection, root: Path) -> None:
     db_path = root / "mlrun.db"
     # Before the file is touched at all (switching to WAL writes its header). The folders are
     # listed first, the version read after: a run's folder is made only once its run, and so
-    # the schema, is committed, so this read sees the schema unless the index was lost.
-    if run_folders(root) and conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+    # the schema, is committed (a registered model's record likewise), so this read sees the
+    # schema unless the index was lost.
+    remains = run_folders(root) or registry_records(root)
+    if remains and conn.execute("PRAGMA user_version").fetchone()[0] == 0:
         check_not_gone(root, db_path)
     # journal_mode is a property of the file; switching it needs no transaction, and a
     # concurrent switch by another process is harmless (both ask for WAL).
@@ -211,11 +278,18 @@ def create_schema(conn: sqlite3.Connection, root: Path) -> None:
                 "upgrade mlrun-cli"
             )
         if version < SCHEMA_VERSION:
-            # Run folders are made only after their run is committed, so folders beside an
-            # index without a schema (seen under the lock: no other process is creating it)
-            # mean the index was lost, not that the store is new.
-            check_not_gone(root, db_path)
+            # Run folders are made only after their run is committed (registry records after
+            # their model), so folders beside an index without a schema (seen under the lock:
+            # no other process is creating it) mean the index was lost, not that the store is
+            # new. An earlier schema is upgraded in place: its tables stay, the missing ones
+            # are created.
+            if version == 0:
+                check_not_gone(root, db_path)
             create_tables(conn)
+            if version == 2:  # its registry was kept in the index alone until now
+                from mlrun_cli.store.sqlite.registry_record import save_all
+
+                save_all(conn, root)
         conn.execute("COMMIT")
     except BaseException:
         rollback(conn)

@@ -1,6 +1,7 @@
 """A damaged or missing index (``mlrun.db``) said as one line that names the file and the way
-back: the run folders hold every run's record (``run.json``), and ``mlrun store repair``
-rebuilds the index from them.
+back: the run folders hold every run's record (``run.json``), the registry folder every
+registered model's (``registry/*.json``), and ``mlrun store repair`` rebuilds the index from
+them.
 
 SQLite reports damage when a page is read, which may be long after the file was opened (a
 truncated file fails at once, garbage in the middle only when a query reaches it), so every
@@ -16,6 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from mlrun_cli.errors import TrackingError
+from mlrun_cli.store.sqlite.registry_record import REGISTRY_DIR
 
 TYPE_CHECKING = False  # typing costs ~3 ms at start-up; only type checkers need it
 if TYPE_CHECKING:
@@ -57,6 +59,15 @@ def run_folders(root: Path) -> list[Path]:
     )
 
 
+def registry_records(root: Path) -> int:
+    """How many registered models' records the store at `root` keeps (``registry/*.json``)."""
+    try:
+        entries = list(os.scandir(root / REGISTRY_DIR))
+    except OSError:
+        return 0
+    return sum(1 for e in entries if e.name.endswith(".json") and not e.name.startswith("."))
+
+
 def repair_command(root: Path) -> str:
     """`mlrun store repair`, with --tracking-uri unless `root` is the default store here."""
     from mlrun_cli.paths import default_store_dir
@@ -67,7 +78,11 @@ def repair_command(root: Path) -> str:
 
 
 def _folders(root: Path) -> tuple[int, str]:
+    """What remains beside the index: its run folders, else its registered models' records."""
     n = len(run_folders(root))
+    if n == 0 and (k := registry_records(root)):
+        models = f"{k} registered model{'s' if k != 1 else ''}"
+        return k, f"record{'s' if k != 1 else ''} of {models} in {root / REGISTRY_DIR}"
     return n, f"{n} run folder{'s' if n != 1 else ''} in {root / 'runs'}"
 
 
@@ -96,7 +111,8 @@ def check_not_gone(root: Path, db_path: Path) -> None:
     raise IndexGone(
         f"the store's index {db_path} {what}, but the {folders} "
         f"{'remain' if n != 1 else 'remains'}: run '{repair_command(root)}' to rebuild the "
-        f"index from {'them' if n != 1 else 'it'} so that no run is lost"
+        f"index from {'them' if n != 1 else 'it'} so that no "
+        f"{'run' if run_folders(root) else 'registered model'} is lost"
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mlrun_cli import tags
-from mlrun_cli.store.sqlite.connection import Database, transaction
+from mlrun_cli.store.sqlite.connection import Database, now_ms, transaction
 from mlrun_cli.store.sqlite.record import save_record
 
 
@@ -103,10 +103,12 @@ class RunLeases(Database):
             ).fetchone()
             if row is None:
                 return None
+            # Started now: a trial run again keeps nothing of its last attempt's times, so
+            # the lost rule never takes that attempt's life for this one's.
             conn.execute(
-                "UPDATE runs SET status = 'RUNNING', pid = ?, host = ?, end_time = NULL, "
-                "exit_code = NULL WHERE run_id = ?",
-                (pid, host, row[0]),
+                "UPDATE runs SET status = 'RUNNING', pid = ?, host = ?, start_time = ?, "
+                "end_time = NULL, exit_code = NULL WHERE run_id = ?",
+                (pid, host, now_ms(), row[0]),
             )
             save_record(conn, self.run_dir(row[0]), row[0])
             return str(row[0])
@@ -128,6 +130,16 @@ class RunLeases(Database):
                 "UPDATE runs SET status = 'RUNNING', pid = NULL, host = ?, start_time = ? "
                 "WHERE run_id = ?",
                 (host, start_time, run_id),
+            )
+            save_record(conn, self.run_dir(run_id), run_id)
+
+    def requeue(self, run_id: str) -> None:
+        """An ended run goes back to SCHEDULED as if never run: no end, exit code or holder."""
+        with transaction(self.writer()) as conn:
+            conn.execute(
+                "UPDATE runs SET status = 'SCHEDULED', end_time = NULL, exit_code = NULL, "
+                "pid = NULL, host = NULL WHERE run_id = ?",
+                (run_id,),
             )
             save_record(conn, self.run_dir(run_id), run_id)
 

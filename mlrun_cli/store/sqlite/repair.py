@@ -15,6 +15,13 @@ A run folder without ``run.json`` (recorded by an earlier version) is recovered 
 holds (the id, the events file, the cluster job files, file times) and tagged
 ``mlrun.recovered=partial``. Metric history comes from the events file where there is one;
 the record's latest values are kept either way.
+
+The model registry is rebuilt the same way from its records (``registry/*.json``, see
+`registry_record`): every registered model with its versions, stages, tags, aliases and next
+version number. On a healthy index, the models it lacks are added and the records of those
+it has are written where they are missing or stale. An index of schema 2 kept its registry
+in the database alone: if it is damaged, its registered models cannot be rebuilt, and the
+report says so (they remain in the file moved aside).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from mlrun_cli.store.sqlite.connection import (
     transaction,
     write_gitignore,
 )
-from mlrun_cli.store.sqlite.damage import run_folders
+from mlrun_cli.store.sqlite.damage import registry_records, run_folders
 from mlrun_cli.store.sqlite.record import RECORD_FILE, save_experiments, write_atomic
 from mlrun_cli.store.sqlite.recover import (
     Recovered,
@@ -46,7 +53,13 @@ from mlrun_cli.store.sqlite.recover import (
     record_end,
     recover_folder,
 )
-from mlrun_cli.values import valueclass
+from mlrun_cli.store.sqlite.registry_record import (
+    REGISTRY_DIR,
+    insert_model,
+    read_records,
+    save_all,
+)
+from mlrun_cli.values import replace, valueclass
 
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 
@@ -66,6 +79,9 @@ class RepairReport:
     experiments: int  # experiments in the rebuilt index; of a healthy one, those added
     metric_points: int  # metric points re-created
     problems: tuple[str, ...]
+    models: int = 0  # registered models re-created from their records (added, if healthy)
+    versions: int = 0  # their versions
+    records: int = 0  # registry records a healthy index wrote (missing or stale)
 
 
 def repair_store(root: Path) -> RepairReport:
@@ -79,7 +95,7 @@ def repair_store(root: Path) -> RepairReport:
         )
     with _locked(root):
         folders = run_folders(root)
-        if not db_path.exists() and not folders:
+        if not db_path.exists() and not folders and not registry_records(root):
             return RepairReport(root, db_path, None, (), 0, 0, 0, 0, 0, 0, ())
         damage = diagnose(db_path)
         if damage is None:
@@ -108,7 +124,7 @@ def diagnose(db_path: Path) -> str | None:
                 f"the store at {db_path.parent} was written by a newer mlrun (schema "
                 f"{version}); upgrade mlrun-cli before repairing it"
             )
-        if version < SCHEMA_VERSION:
+        if version == 0:
             return "it holds no tables"
         rows = conn.execute("PRAGMA quick_check").fetchall()
     except sqlite3.Error as exc:
@@ -125,6 +141,8 @@ def _rebuild(root: Path, db_path: Path, folders: Sequence[Path], damage: str) ->
     """A new index from the folders, built beside the old one and renamed into place."""
     recovered = [recover_folder(f) for f in folders]
     experiments = experiments_of(root, recovered)
+    models, problems = read_records(root)
+    schema = schema_of(db_path)
     _remove_stale_builds(root)
     build = root / f".mlrun.db.rebuild-{os.getpid()}"
     conn = sqlite3.connect(build, isolation_level=None)
@@ -133,6 +151,7 @@ def _rebuild(root: Path, db_path: Path, folders: Sequence[Path], damage: str) ->
         create_tables(conn)
         insert_experiments(conn, experiments)
         points = sum(insert_run(conn, r) for r in recovered)
+        versions = sum(insert_model(conn, m) for m in models)
         n_experiments = conn.execute("SELECT COUNT(*) FROM experiments").fetchone()[0]
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode = WAL")  # as every store: many writers at once
@@ -149,8 +168,17 @@ def _rebuild(root: Path, db_path: Path, folders: Sequence[Path], damage: str) ->
     write_gitignore(root)
     _keep_records(recovered)
     _save_experiments(root, db_path)
-    return _report(
+    if schema == 2 and moved:
+        problems.append(
+            f"the damaged index was written before registered models were kept in {REGISTRY_DIR}/ "
+            "beside it (schema 2): its registered models cannot be rebuilt from the store's "
+            f"folders; they remain only in {moved[0].name}"
+        )
+    report = _report(
         root, db_path, damage, tuple(moved), folders, recovered, 0, n_experiments, points
+    )
+    return replace(
+        report, models=len(models), versions=versions, problems=(*report.problems, *problems)
     )
 
 
@@ -175,12 +203,24 @@ def _complete(root: Path, db_path: Path, folders: Sequence[Path]) -> RepairRepor
                 points += insert_run(conn, r)
             for r in ended:
                 record_end(conn, r)
+            # Read under the write lock: a model deleted meanwhile has no record left.
+            models, problems = read_records(root)
+            added = [(m, insert_model(conn, m)) for m in models]
+            added = [(m, n) for m, n in added if n >= 0]  # -1: the index has it
+            records = save_all(conn, root)  # where missing or stale
     finally:
         conn.close()
     _keep_records(missing)
     if missing:
         _save_experiments(root, db_path)
-    return _report(root, db_path, None, (), folders, missing, len(ended), n_experiments, points)
+    report = _report(root, db_path, None, (), folders, missing, len(ended), n_experiments, points)
+    return replace(
+        report,
+        models=len(added),
+        versions=sum(n for _, n in added),
+        records=records,
+        problems=(*report.problems, *problems),
+    )
 
 
 def _report(
@@ -208,6 +248,19 @@ def _report(
         metric_points=points,
         problems=tuple(p for r in recovered for p in r.problems),
     )
+
+
+def schema_of(db_path: Path) -> int | None:
+    """The schema version in the header of the database file at `db_path` (None where the
+    header is not SQLite's): read from the bytes, so a damaged file still tells it."""
+    try:
+        with open(db_path, "rb") as f:
+            head = f.read(100)
+    except OSError:
+        return None
+    if len(head) < 64 or not head.startswith(b"SQLite format 3\x00"):
+        return None
+    return int.from_bytes(head[60:64], "big")  # the header's "user version" field
 
 
 def move_aside(db_path: Path) -> list[Path]:
