@@ -33,6 +33,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "store": "mlrun_cli.cli.store:store",
     "completion": "mlrun_cli.cli.completion:completion",
     "artifacts": "mlrun_cli.cli.artifacts:artifacts",
+    "models": "mlrun_cli.cli.models:models",
+    "config": "mlrun_cli.cli.config:config",
+    "ui": "mlrun_cli.cli.ui:ui",
+    "report": "mlrun_cli.cli.report:report",
 }
 
 
