@@ -516,3 +516,28 @@ def test_working_dir_refuses_an_array(isolated: Path, fake: FakeJobs) -> None:
     with pytest.raises(BackendError, match="single runs only"):
         backend.submit(array_job(isolated, 2, 1))
     assert not fake.jobs
+
+
+def test_trials_ray_has_but_the_queue_does_not_know_are_never_submitted_twice(
+    isolated: Path, fake: FakeJobs
+) -> None:
+    # The submitter was killed after Ray accepted the first -j trials and before it wrote
+    # that into the queue file: an ending trial's release must not submit them again.
+    from mlrun_cli.backends.ray import queue as q
+
+    backend = RayBackend({"stage_dir": str(isolated / "stage")}, jobs=fake)
+    sub = backend.submit(array_job(isolated, 4, 2))
+    ids = [sub.task_ids[i] for i in range(4)]
+    (path,) = (isolated / "stage" / ".ray-queues").glob("*.json")
+    doc = json.loads(path.read_text())
+    for entry in doc["entries"]:
+        entry["state"] = q.QUEUED  # as the killed submitter left it
+    path.write_text(json.dumps(doc))
+    fake.end(ids[0], "SUCCEEDED")
+    with q.locked(path) as held:
+        assert held is not None
+        listed = {j.submission_id: j for j in fake.list()}
+        released = q.release(held, isolated / "stage", listed, time.time(), fake, {})
+    # Trial 1 still runs: one free slot, the next trial, and nothing submitted twice.
+    assert released == [ids[2]]
+    assert sorted(fake.jobs) == ids[:3]

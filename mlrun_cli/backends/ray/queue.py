@@ -114,6 +114,11 @@ def release(
     release on the node (still RUNNING in Ray while it runs this).
     """
     entries = doc.get("entries", [])
+    for e in entries:
+        # Accepted by Ray, but whoever submitted it died before writing that down (a
+        # submitter killed mid-batch): it is submitted, never submitted twice.
+        if e["state"] == QUEUED and e["id"] in listed:
+            e["state"], e["at"] = SUBMITTED, listed_at
     queued = [e for e in entries if e["state"] == QUEUED]
     if not queued or not _after_done(doc, root, listed, listed_at):
         return []

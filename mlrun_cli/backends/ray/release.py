@@ -3,9 +3,8 @@
     python -m mlrun_cli.backends.ray.release QUEUE JOB_ID [--address URL] [--timeout S]
 
 Run by the trial's own entrypoint (see `RayBackend.entrypoint`), so a detached sweep keeps to
--j and keeps going with nobody polling. Inside a Ray job the Jobs API is found from the
-cluster itself (RAY_ADDRESS is the cluster's there); `--address` is the submitter's, tried
-second. A failure is one line in the trial's log: the next poll releases them instead.
+-j and keeps going with nobody polling. `--address` is the submitter's Jobs API, tried
+first; inside a Ray job the cluster's own (RAY_ADDRESS) is tried next. A failure is one line in the trial's log: the next poll releases them instead.
 """
 
 from __future__ import annotations
@@ -25,17 +24,17 @@ from mlrun_cli.backends.ray.config import DEFAULT_TIMEOUT_S
 
 
 def _listed(address: str | None, timeout: float) -> tuple[Jobs, dict[str, Any]]:
-    """A Jobs API client that answers, and its listing of the jobs: the cluster's own
-    address inside a job first, then the submitter's (the cluster may name its dashboard by
-    an address this node cannot reach, or not at all)."""
-    try:
-        client: Jobs = JobsClient(None, timeout)
-        return client, {j.submission_id: j for j in client.list()}
-    except BackendError:
-        if not address:
-            raise
-    client = JobsClient(address, timeout)
-    return client, {j.submission_id: j for j in client.list()}
+    """A Jobs API client that answers, and its listing of the jobs: the submitter's address
+    first (the one the sweep was submitted through), then the cluster's own, inside a job
+    (RAY_ADDRESS there names the cluster, which the SDK may resolve to a dashboard address
+    this node cannot use)."""
+    for where in (address, None) if address else (None,):
+        try:
+            client: Jobs = JobsClient(where, timeout)
+            return client, {j.submission_id: j for j in client.list()}
+        except BackendError as exc:
+            failed = exc
+    raise failed
 
 
 def release_after(
