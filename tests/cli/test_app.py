@@ -59,7 +59,13 @@ def test_validate_json(cli_run: Cli, project: Path) -> None:
     data = json.loads(result.stdout)
     assert data["schema"] == "mlrun.validate/1"
     assert data["valid"] is False and len(data["errors"]) == 1
-    assert data["environment"] == {"kind": "none", "path": None, "image": None, "implicit": False}
+    assert data["environment"] == {
+        "kind": "none",
+        "path": None,
+        "image": None,
+        "runs_in": None,
+        "implicit": False,
+    }
     assert data["entry_points"]["main"]["parameters"]["alpha"] == {
         "type": "float",
         "default": None,
