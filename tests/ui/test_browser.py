@@ -70,6 +70,8 @@ def test_run_page(ui_server: Ui, tab: Page) -> None:
     p = tab.page
     p.goto(ui_server.url + "/runs/" + sample.PLAIN[0][:8])
     p.wait_for_selector(".chart[data-drawn='1']")
+    # The output log's tail arrives by its own request, maybe after the charts.
+    p.wait_for_function("document.querySelector('main').innerText.includes('epoch 19 loss')")
     text = p.inner_text("main")
     for expected in (
         "lr-0",
