@@ -208,3 +208,30 @@ def configure(name: str, config_text: str | None) -> ClusterBackend:
     backend = cluster_backend(name, module.load_config(config_text))
     backend.check_ready()
     return backend
+
+
+def read_config(name: str, value: str | None) -> dict[str, Any]:
+    """A --backend-config for backend `name`: a YAML/JSON file, or inline JSON, validated by
+    `schemas/<name>.schema.json`; every value but `setup` on one line (they go into scripts)."""
+    import json
+
+    from mlrun_cli.project.validation import load_validated, validate
+
+    if value is None:
+        return {}
+    if value.lstrip().startswith("{"):
+        try:
+            doc = json.loads(value)
+        except ValueError as exc:
+            raise BackendError(f"--backend-config: not valid JSON ({exc}); fix the JSON") from None
+        validate(name, doc, Path("--backend-config"), BackendError)
+    else:
+        doc = load_validated(
+            name, Path(value), BackendError, f"pass a {name}.yaml file or a JSON object"
+        )
+    doc = dict(doc or {})
+    for key, val in doc.items():
+        texts = val if isinstance(val, list) else [val]
+        if key != "setup" and any("\n" in str(t) for t in texts):
+            raise BackendError(f"--backend-config: {key}: a value spans lines; keep it on one line")
+    return doc

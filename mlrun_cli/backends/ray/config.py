@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -10,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.backends import BackendError
+from mlrun_cli.backends import BackendError, read_config
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 DEFAULT_POLL_S = 2.0
@@ -70,26 +69,7 @@ _UNITS = {"": 1, "K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4}
 
 def load_config(value: str | None) -> dict[str, Any]:
     """A --backend-config: a YAML/JSON file, or inline JSON; validated by ray.schema.json."""
-    from mlrun_cli.project.validation import load_validated, validate
-
-    if value is None:
-        return {}
-    if value.lstrip().startswith("{"):
-        try:
-            doc = json.loads(value)
-        except ValueError as exc:
-            raise BackendError(f"--backend-config: not valid JSON ({exc}); fix the JSON") from None
-        validate("ray", doc, Path("--backend-config"), BackendError)
-    else:
-        doc = load_validated(
-            "ray", Path(value), BackendError, "pass a ray.yaml file or a JSON object"
-        )
-    doc = dict(doc or {})
-    for key, val in doc.items():
-        texts = val if isinstance(val, list) else [val]
-        if key != "setup" and any("\n" in str(t) for t in texts):
-            raise BackendError(f"--backend-config: {key}: a value spans lines; keep it on one line")
-    return doc
+    return read_config("ray", value)
 
 
 def address(config: Mapping[str, Any]) -> str:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlrun_cli.backends import BackendError
+from mlrun_cli.backends import BackendError, read_config
 
 # Config key -> sbatch long option; values are passed as written.
 SBATCH_OPTIONS = {
@@ -65,26 +64,7 @@ INSTALL_HINT = (
 
 def load_config(value: str | None) -> dict[str, Any]:
     """A --backend-config: a YAML/JSON file, or inline JSON; validated by slurm.schema.json."""
-    from mlrun_cli.project.validation import load_validated, validate
-
-    if value is None:
-        return {}
-    if value.lstrip().startswith("{"):
-        try:
-            doc = json.loads(value)
-        except ValueError as exc:
-            raise BackendError(f"--backend-config: not valid JSON ({exc}); fix the JSON") from None
-        validate("slurm", doc, Path("--backend-config"), BackendError)
-    else:
-        doc = load_validated(
-            "slurm", Path(value), BackendError, "pass a slurm.yaml file or a JSON object"
-        )
-    doc = dict(doc or {})
-    for key, val in doc.items():
-        texts = val if isinstance(val, list) else [val]
-        if key != "setup" and any("\n" in str(t) for t in texts):
-            raise BackendError(f"--backend-config: {key}: a value spans lines; keep it on one line")
-    return doc
+    return read_config("slurm", value)
 
 
 def stage_root(config: Mapping[str, Any]) -> Path:
