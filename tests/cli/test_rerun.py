@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mlrun_cli.envs import Environment
+from mlrun_cli.envs import Environment, bytecode
 from mlrun_cli.run.rerun import rebuild_reason
 from mlrun_cli.store.base import Run
 
@@ -91,7 +91,10 @@ def test_a_rerun_that_builds_its_environment_says_why(
     )
     again = run_json("rerun", first["run_id"])
     assert again["env_key"] == rerun["env_key"] and "environment rebuilt" not in again["stderr"]
-    shutil.rmtree(isolated.parent / "envs" / rerun["env_key"])  # pruned, say
+    env_dir = isolated.parent / "envs" / rerun["env_key"]
+    # The env's background compile may still be writing __pycache__ folders into it.
+    assert bytecode.wait(env_dir, timeout=300)
+    shutil.rmtree(env_dir)  # pruned, say
     third = run_json("rerun", again["run_id"])
     assert third["stderr"].splitlines()[-1] == (
         f"environment rebuilt: the environment run {again['run_id'][:8]} ran in "
