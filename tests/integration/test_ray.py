@@ -107,6 +107,14 @@ def status_rows(mlrun: Mlrun, *ref: str) -> list[dict[str, Any]]:
     return rows
 
 
+def trial_rows(mlrun: Mlrun) -> list[dict[str, Any]]:
+    """The status rows of the newest sweep's trials; none before it is recorded."""
+    sweeps = run_json(mlrun, "sweep", "list")["sweeps"]
+    if not sweeps:
+        return [{"job_id": None}]
+    return status_rows(mlrun, "--sweep", sweeps[0]["run_id"]) or [{"job_id": None}]
+
+
 def wait_status(mlrun: Mlrun, run_id: str, want: set[str], timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -366,6 +374,11 @@ def test_sweep_goes_on_after_its_submitter_is_killed_and_resume_retries_the_fail
     while not new_jobs():
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.1)
+    # Once the trials are recorded with their jobs (a kill between Ray accepting them and
+    # that record is a narrower window, not what this test is about).
+    while not all(r["job_id"] for r in trial_rows(mlrun)):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
     proc.kill()  # SIGKILL while attached: nothing of mlrun is left on this side
     proc.wait()
     # The trials' own jobs release the rest, with nobody watching.
