@@ -235,3 +235,35 @@ def read_config(name: str, value: str | None) -> dict[str, Any]:
         if key != "setup" and any("\n" in str(t) for t in texts):
             raise BackendError(f"--backend-config: {key}: a value spans lines; keep it on one line")
     return doc
+
+
+def stage_root(config: Mapping[str, Any]) -> Path:
+    """Where a cluster backend stages snapshots: the config's `stage_dir`, else the cache's."""
+    from mlrun_cli.paths import tool_path
+
+    given = config.get("stage_dir")
+    return Path(given).expanduser().absolute() if given else tool_path("cache") / "stage"
+
+
+def check_exports_and_stage(config: Mapping[str, Any]) -> None:
+    """What every cluster backend needs before it submits: each variable `export` names is
+    set here, and the stage dir can be written."""
+    import os
+
+    missing = [v for v in config.get("export") or [] if v not in os.environ]
+    if missing:
+        raise BackendError(
+            f"--backend-config export: {missing[0]} is not set in this environment; set it "
+            "or remove it from the list"
+        )
+    stage = stage_root(config)
+    try:
+        stage.mkdir(parents=True, exist_ok=True)
+        probe = stage / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BackendError(
+            f"stage_dir {stage} is not writable ({exc.strerror or exc}); pick a directory on "
+            "the shared filesystem you can write to"
+        ) from None

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli.backends import BackendError, JobSpec, JobState, JobStatus, NodeJob, Submitted
+from mlrun_cli.backends import stage_root as backend_stage_root
 from mlrun_cli.backends.ray import config as cfg
 from mlrun_cli.backends.ray import queue as q
 from mlrun_cli.backends.ray.client import Jobs, RayJob, connect
@@ -78,7 +79,7 @@ class RayBackend:
         self.jobs()  # the client is installed and the cluster answers
 
     def stage_root(self) -> Path:
-        return cfg.stage_root(self.config)
+        return backend_stage_root(self.config)
 
     def node_command(self) -> list[str]:
         return cfg.node_command(self.config)

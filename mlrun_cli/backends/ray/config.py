@@ -6,10 +6,9 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from mlrun_cli.backends import BackendError, read_config
+from mlrun_cli.backends import BackendError, check_exports_and_stage, read_config
 
 DEFAULT_ADDRESS = "http://127.0.0.1:8265"
 DEFAULT_POLL_S = 2.0
@@ -75,13 +74,6 @@ def load_config(value: str | None) -> dict[str, Any]:
 def address(config: Mapping[str, Any]) -> str:
     """The Ray Jobs API: the config's, else RAY_ADDRESS (as the ray CLI reads it), else local."""
     return str(config.get("address") or os.environ.get("RAY_ADDRESS") or DEFAULT_ADDRESS)
-
-
-def stage_root(config: Mapping[str, Any]) -> Path:
-    from mlrun_cli.paths import tool_path
-
-    given = config.get("stage_dir")
-    return Path(given).expanduser().absolute() if given else tool_path("cache") / "stage"
 
 
 def node_command(config: Mapping[str, Any]) -> list[str]:
@@ -162,20 +154,4 @@ def check_ready(config: Mapping[str, Any]) -> None:
             "on its node) or use mode: shared"
         )
     memory_bytes(config.get("memory"))
-    missing = [v for v in config.get("export") or [] if v not in os.environ]
-    if missing:
-        raise BackendError(
-            f"--backend-config export: {missing[0]} is not set in this environment; set it "
-            "or remove it from the list"
-        )
-    stage = stage_root(config)
-    try:
-        stage.mkdir(parents=True, exist_ok=True)
-        probe = stage / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise BackendError(
-            f"stage_dir {stage} is not writable ({exc.strerror or exc}); pick a directory on "
-            "the shared filesystem you can write to"
-        ) from None
+    check_exports_and_stage(config)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mlrun_cli.backends import BackendError, JobSpec, JobState, NodeJob, Submitted
+from mlrun_cli.backends import stage_root as backend_stage_root
 from mlrun_cli.backends.slurm import config as cfg
 from mlrun_cli.backends.slurm.states import normalize
 
@@ -62,7 +63,7 @@ class SlurmBackend:
         cfg.check_ready(self.config)
 
     def stage_root(self) -> Path:
-        return cfg.stage_root(self.config)
+        return backend_stage_root(self.config)
 
     def node_command(self) -> list[str]:
         return cfg.node_command(self.config)

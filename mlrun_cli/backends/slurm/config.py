@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from mlrun_cli.backends import BackendError, read_config
+from mlrun_cli.backends import BackendError, check_exports_and_stage, read_config
 
 # Config key -> sbatch long option; values are passed as written.
 SBATCH_OPTIONS = {
@@ -67,13 +65,6 @@ def load_config(value: str | None) -> dict[str, Any]:
     return read_config("slurm", value)
 
 
-def stage_root(config: Mapping[str, Any]) -> Path:
-    from mlrun_cli.paths import tool_path
-
-    given = config.get("stage_dir")
-    return Path(given).expanduser().absolute() if given else tool_path("cache") / "stage"
-
-
 def check_ready(config: Mapping[str, Any]) -> None:
     """Everything that can be checked before anything is recorded or submitted."""
     import shutil
@@ -81,23 +72,7 @@ def check_ready(config: Mapping[str, Any]) -> None:
     for tool in ("sbatch", "squeue", "scancel"):
         if shutil.which(tool) is None:
             raise BackendError(f"{tool} not found: {INSTALL_HINT}")
-    missing = [v for v in config.get("export") or [] if v not in os.environ]
-    if missing:
-        raise BackendError(
-            f"--backend-config export: {missing[0]} is not set in this environment; set it "
-            "or remove it from the list"
-        )
-    stage = stage_root(config)
-    try:
-        stage.mkdir(parents=True, exist_ok=True)
-        probe = stage / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise BackendError(
-            f"stage_dir {stage} is not writable ({exc.strerror or exc}); pick a directory on "
-            "the shared filesystem you can write to"
-        ) from None
+    check_exports_and_stage(config)
 
 
 def node_command(config: Mapping[str, Any]) -> list[str]:
